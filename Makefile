@@ -1,0 +1,49 @@
+# Merito developer commands. CI runs `make test` (see .ci/run); so do you.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+JS := tests/interop/js
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test check lint typecheck layers unit interop bench clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(JS)/node_modules/.installed: $(JS)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: interop tests with Digital Bazaar's JS stack will be skipped"; fi
+
+demo: $(BIN)/.installed ## install and run the Merito demo
+	$(BIN)/merito demo
+
+lint: $(BIN)/.installed ## ruff lint + format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(BIN)/.installed ## mypy (strict on the pure core)
+	$(BIN)/mypy
+
+layers: $(BIN)/.installed ## import-linter: layers import only downward
+	$(BIN)/lint-imports
+
+unit: $(BIN)/.installed ## pytest only
+	$(BIN)/pytest -q
+
+check: lint typecheck layers ## all static gates
+
+test: $(BIN)/.installed $(JS)/node_modules/.installed check ## install everything and run every gate and test
+	$(BIN)/pytest -q
+
+bench: $(BIN)/.installed ## run the benchmarks (numbers, not pass/fail)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules

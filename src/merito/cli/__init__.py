@@ -1,0 +1,1 @@
+"""The ``merito`` command (typer + rich); printing happens only here."""

@@ -1,0 +1,78 @@
+"""Merito's one error tree; adapters map it to exit codes, problem JSON or form errors.
+
+    MeritoError
+    ├── InvalidInput              bad input from a caller (names the offending property)
+    │   ├── InvalidCredential     a credential document that cannot be used as asked
+    │   └── InvalidKey            key material that cannot be parsed or used
+    ├── NotFound
+    ├── Conflict
+    ├── PermissionDenied
+    ├── ProofError                signing/verification could not proceed (carries a DI problem code)
+    ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
+    └── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
+
+Verification outcomes are data (see ``merito.domain.verification``), not exceptions.
+"""
+
+from __future__ import annotations
+
+
+class MeritoError(Exception):
+    """Base of every error Merito raises on purpose."""
+
+    #: a short stable slug for machines (problem type, CLI exit reason)
+    code: str = "merito-error"
+
+    def __init__(self, message: str, *, property: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.property = property
+
+
+class InvalidInput(MeritoError):
+    code = "invalid-input"
+
+
+class InvalidCredential(InvalidInput):
+    code = "invalid-credential"
+
+
+class InvalidKey(InvalidInput):
+    code = "invalid-key"
+
+
+class NotFound(MeritoError):
+    code = "not-found"
+
+
+class Conflict(MeritoError):
+    code = "conflict"
+
+
+class PermissionDenied(MeritoError):
+    code = "permission-denied"
+
+
+class ProofError(MeritoError):
+    """A proof could not be created or checked.
+
+    ``problem`` is the Data Integrity processing error code (VC Data Integrity 1.0 §3.4),
+    e.g. ``PROOF_VERIFICATION_ERROR``, ``PROOF_GENERATION_ERROR``, ``MALFORMED_PROOF_ERROR``,
+    ``INVALID_DOMAIN_ERROR``, ``INVALID_CHALLENGE_ERROR``.
+    """
+
+    code = "proof-error"
+
+    def __init__(
+        self, message: str, *, problem: str = "PROOF_VERIFICATION_ERROR", property: str | None = None
+    ) -> None:
+        super().__init__(message, property=property)
+        self.problem = problem
+
+
+class DocumentLoaderError(MeritoError):
+    code = "document-loader"
+
+
+class FetchError(MeritoError):
+    code = "fetch-error"

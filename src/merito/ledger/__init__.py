@@ -1,0 +1,1 @@
+"""Pure Merkle log maths (RFC 9162)."""

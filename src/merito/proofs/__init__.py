@@ -1,0 +1,1 @@
+"""The only code that signs or verifies, on plain JSON; knows nothing of Open Badges."""

@@ -1,0 +1,86 @@
+"""eddsa-rdfc-2022 (vc-di-eddsa §3.2) and the legacy Ed25519Signature2020 proof type, over RDFC-1.0.
+
+Both canonicalize the unsecured document and the proof configuration (which takes the
+document's ``@context``) with ``merito.formats.rdf.canonize``, hash each with SHA-256,
+sign ``hash(proofConfig) || hash(document)`` with Ed25519 and carry the signature as a
+base58btc multibase ``proofValue``. Ed25519Signature2020 differs only in its ``type`` and
+the absence of ``cryptosuite`` (vc-di-eddsa Appendix, Ed25519Signature2020 test vectors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from merito.errors import DocumentLoaderError, InvalidCredential, ProofError
+from merito.formats.rdf import canonize
+from merito.proofs.cryptosuites import EddsaSuiteSteps, check_datetime
+
+__all__ = ["Ed25519Signature2020", "EddsaRdfc2022"]
+
+
+def _canonize(document: Mapping[str, Any], what: str) -> bytes:
+    try:
+        return canonize(dict(document)).encode("utf-8")
+    except DocumentLoaderError as e:
+        raise ProofError(
+            f"cannot canonicalize the {what}: {e.message}",
+            problem="PROOF_TRANSFORMATION_ERROR",
+            property="@context",
+        ) from e
+    except InvalidCredential as e:
+        raise ProofError(
+            f"cannot canonicalize the {what}: {e.message}",
+            problem="PROOF_TRANSFORMATION_ERROR",
+            property=e.property or "@context",
+        ) from e
+
+
+class _RdfcSteps(EddsaSuiteSteps):
+    proof_type: ClassVar[str]
+    name: ClassVar[str | None]
+
+    def _check_options(self, options: Mapping[str, Any], problem: str) -> None:
+        if options.get("type") != self.proof_type or options.get("cryptosuite") != self.name:
+            expected = f"type {self.proof_type!r}" + (
+                f" and cryptosuite {self.name!r}" if self.name else ""
+            )
+            raise ProofError(
+                f"proof options must have {expected}", problem=problem, property="type"
+            )
+
+    def create_proof_options(
+        self, options: Mapping[str, Any], *, document: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return dict(options)
+
+    def proof_configuration(
+        self, options: Mapping[str, Any], *, document: Mapping[str, Any]
+    ) -> bytes:
+        # vc-di-eddsa §3.2.5 Proof Configuration.
+        self._check_options(options, "INVALID_PROOF_CONFIGURATION")
+        config = {k: v for k, v in options.items() if k != "proofValue"}
+        if "created" in config:
+            check_datetime(config["created"], "created")
+        if "@context" in document:
+            config["@context"] = document["@context"]
+        return _canonize(config, "proof configuration")
+
+    def transform(self, document: Mapping[str, Any], options: Mapping[str, Any]) -> bytes:
+        # vc-di-eddsa §3.2.3 Transformation.
+        self._check_options(options, "PROOF_TRANSFORMATION_ERROR")
+        return _canonize(document, "document")
+
+
+class EddsaRdfc2022(_RdfcSteps):
+    """The eddsa-rdfc-2022 cryptosuite."""
+
+    name: ClassVar[str | None] = "eddsa-rdfc-2022"
+    proof_type: ClassVar[str] = "DataIntegrityProof"
+
+
+class Ed25519Signature2020(_RdfcSteps):
+    """The Ed25519Signature2020 proof type (no ``cryptosuite`` property)."""
+
+    name: ClassVar[str | None] = None
+    proof_type: ClassVar[str] = "Ed25519Signature2020"

@@ -1,0 +1,1 @@
+"""Use cases: one module per area, one function per use case."""

@@ -1,0 +1,119 @@
+"""Issuing a credential with a key the caller holds (no database): the CLI's `merito issue`.
+
+The platform's database-backed issuance builds on the same steps: build the OB 3.0
+document, then sign it in the requested proof format.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import ValidationError
+
+from merito.domain.achievements import Achievement, Profile
+from merito.domain.identifiers import WIRE_CONTEXT, IdentityObject, salted_identity_object
+from merito.errors import InvalidInput, InvalidKey
+from merito.formats import ob3
+from merito.proofs import data_integrity, vc_jwt
+from merito.proofs.keys import Signer
+
+ProofFormat = Literal["eddsa-rdfc-2022", "eddsa-jcs-2022", "vc-jwt"]
+PROOF_FORMATS: Final[tuple[ProofFormat, ...]] = ("eddsa-rdfc-2022", "eddsa-jcs-2022", "vc-jwt")
+DEFAULT_PROOF_FORMAT: Final[ProofFormat] = "eddsa-rdfc-2022"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """A signed credential: a JSON document (Data Integrity) or a compact JWT (VC-JWT)."""
+
+    credential_id: str
+    proof_format: ProofFormat
+    document: dict[str, Any]
+    jwt: str | None = None
+
+    @property
+    def serialized(self) -> str | dict[str, Any]:
+        return self.jwt if self.jwt is not None else self.document
+
+
+def parse_achievement(data: Any) -> Achievement:
+    """An Achievement from its OB 3.0 JSON; InvalidInput names the first bad property."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("an achievement must be a JSON object", property="achievement")
+    doc = dict(data)
+    doc.setdefault("type", ["Achievement"])
+    try:
+        return Achievement.model_validate(doc, context=WIRE_CONTEXT)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "achievement"
+        raise InvalidInput(f"achievement {where}: {first['msg']}", property=where) from e
+
+
+def recipient_of(recipient: str, *, salt: str | None = None) -> str | IdentityObject:
+    """A DID/URL stays as the subject id; an email becomes a salted-hash IdentityObject."""
+    recipient = recipient.strip()
+    if "@" in recipient and ":" not in recipient:
+        local, _, domain = recipient.partition("@")
+        if not local or "." not in domain:
+            raise InvalidInput(f"{recipient!r} is not a valid email address", property="recipient")
+        return salted_identity_object(recipient, salt=salt or secrets.token_hex(8))
+    if ":" in recipient:
+        return recipient
+    raise InvalidInput(
+        f"recipient {recipient!r} must be an email address or a DID/URL", property="recipient"
+    )
+
+
+def issue_credential(
+    *,
+    achievement: Achievement,
+    recipient: str,
+    signer: Signer,
+    issued_at: datetime,
+    issuer_name: str,
+    proof_format: str = DEFAULT_PROOF_FORMAT,
+    valid_until: datetime | None = None,
+    credential_id: str | None = None,
+    evidence: Sequence[Mapping[str, Any]] = (),
+    credential_status: Mapping[str, Any] | None = None,
+    salt: str | None = None,
+) -> IssuedCredential:
+    """Builds an OB 3.0 AchievementCredential for ``recipient`` and signs it."""
+    if proof_format not in PROOF_FORMATS:
+        raise InvalidInput(
+            f"unknown proof format {proof_format!r}; choose one of {', '.join(PROOF_FORMATS)}",
+            property="format",
+        )
+    if proof_format != "vc-jwt" and signer.key.public_key.key_type != "Ed25519":
+        raise InvalidKey(
+            f"{proof_format} needs an Ed25519 key; this key is {signer.key.public_key.key_type} "
+            "(use --format vc-jwt for P-256 or RSA keys)",
+            property="key",
+        )
+    issuer = Profile.model_validate(
+        {"id": signer.controller, "type": ["Profile"], "name": issuer_name}, context=WIRE_CONTEXT
+    )
+    cid = credential_id or f"urn:uuid:{uuid.uuid4()}"
+    document = ob3.build_credential(
+        credential_id=cid,
+        issuer=issuer,
+        achievement=achievement,
+        recipient=recipient_of(recipient, salt=salt),
+        valid_from=issued_at,
+        valid_until=valid_until,
+        evidence=evidence,
+        credential_status=credential_status,
+    )
+    if proof_format == "vc-jwt":
+        token = vc_jwt.sign_jwt(document, signer=signer, now=issued_at)
+        return IssuedCredential(cid, "vc-jwt", document, jwt=token)
+    signed = data_integrity.sign(
+        document, signer=signer, cryptosuite=proof_format, created=issued_at
+    )
+    return IssuedCredential(cid, proof_format, signed)
