@@ -3,6 +3,7 @@
     MeritoError
     ├── InvalidInput              bad input from a caller (names the offending property)
     │   ├── InvalidCredential     a credential document that cannot be used as asked
+    │   │   └── DataLossError     JSON-LD would drop data: a signature would not cover it
     │   └── InvalidKey            key material that cannot be parsed or used
     ├── NotFound
     ├── Conflict
@@ -37,6 +38,16 @@ class InvalidCredential(InvalidInput):
     code = "invalid-credential"
 
 
+class DataLossError(InvalidCredential):
+    """JSON-LD processing would silently drop part of the document (VC DI 1.0 §2.4 safe mode).
+
+    Signing or verifying it with an RDF-canonicalizing suite would leave that part uncovered
+    by the signature, so it is refused (DATA_LOSS_DETECTION_ERROR).
+    """
+
+    code = "data-loss"
+
+
 class InvalidKey(InvalidInput):
     code = "invalid-key"
 
@@ -64,7 +75,11 @@ class ProofError(MeritoError):
     code = "proof-error"
 
     def __init__(
-        self, message: str, *, problem: str = "PROOF_VERIFICATION_ERROR", property: str | None = None
+        self,
+        message: str,
+        *,
+        problem: str = "PROOF_VERIFICATION_ERROR",
+        property: str | None = None,
     ) -> None:
         super().__init__(message, property=property)
         self.problem = problem

@@ -451,17 +451,6 @@ def test_digitalbazaar_safe_mode_verdicts(
     assert jcs["db_verify_merito"]["verified"], jcs["db_verify_merito"]["errorText"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Merito's eddsa-rdfc-2022 canonicalizes like pyld without safe mode: an undefined "
-        "term is dropped silently (so it is signed and verified while the signature does "
-        "not cover it) and a relative @type is resolved against pyld's default base "
-        "http://example.org/base/. VC Data Integrity 1.0 §2.4 requires an error "
-        "(DATA_LOSS_DETECTION_ERROR) and a null base, as Digital Bazaar does. Remove this "
-        "marker once merito.formats.rdf.canonize detects dropped data."
-    ),
-)
 @pytest.mark.parametrize("label", DROPPING_SHAPES)
 def test_merito_refuses_to_sign_dropped_terms(merito_signer: Signer, label: str) -> None:
     credential = SHAPES[label][0](ob3_credential(merito_signer.controller))
@@ -515,19 +504,7 @@ def default_shape_verdicts(merito_signer: Signer) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize(
     "suite",
     [
-        pytest.param(
-            "eddsa-rdfc-2022",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "build_credential always adds credentialSchema type "
-                    "'1EdTechJsonSchemaValidator2019', which the VC 2.0 and OB 3.0.3 contexts "
-                    "do not define: Digital Bazaar refuses it under eddsa-rdfc-2022 with "
-                    "'Safe mode validation error' (relative @type reference). Adding "
-                    f"{EXTENSIONS_CONTEXT} (bundled) fixes it, see the next test."
-                ),
-            ),
-        ),
+        "eddsa-rdfc-2022",
         "eddsa-jcs-2022",
     ],
 )

@@ -152,6 +152,15 @@ def keys_show(key_file: Annotated[str, typer.Argument(help="A key file from `key
     out.print_json(json.dumps(public))
 
 
+@keys_app.command("did-document")
+def keys_did_document(
+    key_file: Annotated[str, typer.Argument(help="A key file from `keys new`.")],
+) -> None:
+    """Print the DID document that publishes the key (serve it for did:web)."""
+    signer = keyfiles.signer_from_key_file(_read_json(key_file, "the key file"))
+    sys.stdout.write(json.dumps(keyfiles.did_document(signer), indent=2) + "\n")
+
+
 @app.command()
 def issue(
     achievement_file: Annotated[str, typer.Argument(help="OB 3.0 Achievement JSON file, or -.")],
@@ -239,11 +248,15 @@ def _verify_jsonl(source: str, settings: Settings, documents: dict[str, Any], wo
     stream = sys.stdin if source == "-" else _open_lines(source)
     all_valid = True
     write = sys.stdout.write
-    for verified, line in verifying.verify_lines(
-        stream, options_factory=factory, batch=verifying.BatchSettings(workers=workers)
-    ):
-        all_valid = all_valid and verified
-        write(line + "\n")
+    try:
+        for verified, line in verifying.verify_lines(
+            stream, options_factory=factory, batch=verifying.BatchSettings(workers=workers)
+        ):
+            all_valid = all_valid and verified
+            write(line + "\n")
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
     sys.stdout.flush()
     return 0 if all_valid else EXIT_INVALID
 

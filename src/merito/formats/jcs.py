@@ -46,9 +46,13 @@ def _plain(value: Any) -> bool:
     """
     kind = type(value)
     if kind is dict:
-        for key, member in value.items():
-            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
-                return False
+        try:
+            keys = "".join(value)  # one C call; TypeError when a key is not a str
+        except TypeError:
+            return False
+        if not keys.isascii() and max(keys) > "\uffff":
+            return False
+        for member in value.values():
             if type(member) is not str and not _plain(member):
                 return False
         return True

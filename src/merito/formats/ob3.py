@@ -30,8 +30,8 @@ from merito.formats.schema import validate_achievement_credential
 __all__ = [
     "CREDENTIAL_TYPE",
     "OB3_CONTEXT",
-    "OB3_EXTENSIONS_CONTEXT",
     "OB3_CREDENTIAL_SCHEMA",
+    "OB3_EXTENSIONS_CONTEXT",
     "VC2_CONTEXT",
     "CredentialFormat",
     "build_credential",

@@ -21,6 +21,14 @@ contexts (VC 2.0 and OB 3.0 use them for every type and several properties) cost
 lookup after the first document. pyld stays the oracle: the unit tests compare both
 paths byte for byte on every fixture and on generated credentials.
 
+Safe mode (VC Data Integrity 1.0 §2.4): a property that no context defines would be dropped
+by JSON-LD expansion, so a signature would not cover it; ``canonize`` refuses such documents
+with DataLossError on both paths (DATA_LOSS_DETECTION_ERROR). A ``@type`` that stays a
+relative IRI is refused too unless ``allow_relative_types`` is set: it is signed (resolved
+against pyld's default base) but strict processors refuse it. Verifiers allow it, because
+1EdTech's own OB 3.0 examples type credentialSchema ``1EdTechJsonSchemaValidator2019``
+without the context that defines it; issuers never produce it.
+
 pyoxigraph's RDFC-1.0 is not used: on datasets with indistinguishable blank nodes
 (tests/fixtures/ob3-examples/validator-ob30/complete_v1.json) it labels them differently
 from pyld, so its output is not byte-compatible with signatures made by pyld.
@@ -39,7 +47,7 @@ from pyld import jsonld
 from pyld.canon import URDNA2015
 from pyld.context_resolver import ContextResolver
 
-from merito.errors import DocumentLoaderError, InvalidCredential, MeritoError
+from merito.errors import DataLossError, DocumentLoaderError, InvalidCredential, MeritoError
 from merito.formats.contexts import bundled_urls, pyld_loader
 
 __all__ = [
@@ -375,9 +383,10 @@ class _Writer:
     Expansion Algorithm, §8.2 Deserialize JSON-LD to RDF), without building the expanded form.
     """
 
-    __slots__ = ("_blank", "_document_blank", "empty_lists", "quads")
+    __slots__ = ("_allow_relative_types", "_blank", "_document_blank", "empty_lists", "quads")
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_relative_types: bool = False) -> None:
+        self._allow_relative_types = allow_relative_types
         # pyld's node map merges equal values, so statements are a set ...
         self.quads: set[_Quad] = set()
         # ... except empty @list values, kept once per occurrence (``allowDuplicate``): the
@@ -479,7 +488,8 @@ class _Writer:
             if kind == _PROPERTY:
                 self._property(ctx, term, key, value, statements, graph, depth)
             elif kind == _DROP:
-                continue
+                # safe mode: pyld's path checks exactly what expansion would lose and refuses
+                raise _BailError
             elif kind == _ID:
                 if subject is not None or not isinstance(value, str):
                     raise _BailError
@@ -491,6 +501,12 @@ class _Writer:
                     resource = type_scoped.type_resource(name)
                     if resource is None:
                         raise _BailError  # blank node, relative, keyword (@json) types
+                    if (
+                        resource.startswith(_RELATIVE_TYPE_PREFIX)
+                        and not self._allow_relative_types
+                        and not name.startswith(jsonld.DEFAULT_BASE_IRI)
+                    ):
+                        raise _relative(name)
                     types.append(resource)
             else:
                 raise _BailError
@@ -637,8 +653,8 @@ def _too_deep() -> InvalidCredential:
     )
 
 
-def _fast(document: dict[str, Any]) -> str:
-    writer = _Writer()
+def _fast(document: dict[str, Any], *, allow_relative_types: bool = False) -> str:
+    writer = _Writer(allow_relative_types=allow_relative_types)
     writer.document(document)
     return _canonical_nquads([*writer.quads, *writer.empty_lists])
 
@@ -754,35 +770,144 @@ def _first_degree_hash(blank: str, quads: list[_Quad]) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def canonize(document: dict[str, Any]) -> str:
+def canonize(document: dict[str, Any], *, allow_relative_types: bool = False) -> str:
     """Canonical N-Quads of ``document`` (RDFC-1.0), contexts served from the bundle only.
 
-    Raises DocumentLoaderError for an unbundled context and InvalidCredential when the
-    document is not valid JSON-LD, nests deeper than MAX_DEPTH or is too large.
+    Raises DocumentLoaderError for an unbundled context, DataLossError when JSON-LD would
+    drop part of the document (or, unless allowed, a ``@type`` stays a relative IRI), and
+    InvalidCredential when it is not valid JSON-LD, nests deeper than MAX_DEPTH or is too large.
     """
-    return canonize_with_path(document)[0]
+    return canonize_with_path(document, allow_relative_types=allow_relative_types)[0]
 
 
-def canonize_with_path(document: dict[str, Any]) -> tuple[str, str]:
+def canonize_with_path(
+    document: dict[str, Any], *, allow_relative_types: bool = False
+) -> tuple[str, str]:
     """``canonize`` plus which path produced it: ``"fast"`` or ``"pyld"``."""
     try:
-        return _fast(document), FAST
+        return _fast(document, allow_relative_types=allow_relative_types), FAST
     except MeritoError:
         raise
     except Exception:  # noqa: S110 - _BailError, a JsonLdError...: pyld decides, and reports
         pass
-    return _pyld(document), PYLD
+    return _pyld(document, allow_relative_types=allow_relative_types), PYLD
 
 
-def _pyld(document: dict[str, Any]) -> str:
+def _dropped(key: str) -> DataLossError:
+    return DataLossError(
+        f"property {key!r} is not defined by any of the document's JSON-LD contexts, so a "
+        "signature would not cover it; define it in a context (or remove it)",
+        property=key,
+    )
+
+
+def _relative(name: str) -> DataLossError:
+    return DataLossError(
+        f"type {name!r} is not defined by any of the document's JSON-LD contexts "
+        "(it would be a relative IRI); add the context that defines it",
+        property="type",
+    )
+
+
+# pyld resolves a relative @type against its default base: that prefix marks one
+_RELATIVE_TYPE_PREFIX: Final = "<" + jsonld.DEFAULT_BASE_IRI
+
+
+_VALUE_ANNOTATIONS: Final = frozenset({"@type", "@language", "@direction"})
+
+
+def _scalars(node: Any, *, skip_context: bool) -> int:
+    """Non-null scalar values in ``node`` (outside ``@context`` when ``skip_context``).
+
+    A value object's ``@type``/``@language``/``@direction`` are not counted: expansion adds
+    them from term definitions (datatype coercion, default language).
+    """
+    count = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            value_object = "@value" in item
+            for key, value in item.items():
+                if skip_context and key == "@context":
+                    continue
+                if value_object and key in _VALUE_ANNOTATIONS:
+                    continue
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item is not None:
+            count += 1
+    return count
+
+
+def _relative_property(expanded: Any) -> str | None:
+    """A property of the expanded form that is not an absolute IRI (RDF conversion drops it)."""
+    stack = [expanded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key[:1] != "@" and not _ABSOLUTE.match(key):
+                    return str(key)
+                if key != "@value":
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _relative_type(expanded: Any) -> str | None:
+    stack = [expanded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "@type" and "@value" not in item:
+                    for name in value if isinstance(value, list) else [value]:
+                        if isinstance(name, str) and not _ABSOLUTE.match(name):
+                            return name
+                elif key != "@value":
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+_ABSOLUTE: Final = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:|_:)")
+
+
+def _check_data_loss(document: dict[str, Any], *, allow_relative_types: bool) -> None:
+    """Safe mode for the pyld path: expansion must keep every value (VC DI 1.0 §2.4).
+
+    Expansion only ever drops a value together with its key (an undefined term, a key that
+    expands to a relative IRI), so fewer scalars after expansion means data was lost.
+    """
+    expanded = jsonld.expand(document, {"documentLoader": pyld_loader, "base": ""})
+    relative = _relative_property(expanded)
+    if relative is not None:
+        raise _dropped(relative)
+    if _scalars(expanded, skip_context=False) < _scalars(document, skip_context=True):
+        raise DataLossError(
+            "part of the document is not defined by its JSON-LD contexts and would be dropped, "
+            "so a signature would not cover it (undefined terms)",
+            property="@context",
+        )
+    if not allow_relative_types:
+        name = _relative_type(expanded)
+        if name is not None:
+            raise _relative(name)
+
+
+def _pyld(document: dict[str, Any], *, allow_relative_types: bool = False) -> str:
     _check_shape(document)
     options = {
         "algorithm": "URDNA2015",
         "format": "application/n-quads",
         "documentLoader": pyld_loader,
-        "safe": False,
     }
     try:
+        _check_data_loss(document, allow_relative_types=allow_relative_types)
         result: str = jsonld.normalize(document, options)
     except jsonld.JsonLdError as e:
         cause = _root_cause(e)

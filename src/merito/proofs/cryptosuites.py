@@ -81,8 +81,13 @@ class Cryptosuite(Protocol):
         """Proof Configuration: the canonical proof configuration bytes."""
         ...
 
-    def transform(self, document: Mapping[str, Any], options: Mapping[str, Any]) -> bytes:
-        """Transformation: the canonical bytes of the unsecured document."""
+    def transform(
+        self, document: Mapping[str, Any], options: Mapping[str, Any], *, verifying: bool = False
+    ) -> bytes:
+        """Transformation: the canonical bytes of the unsecured document.
+
+        ``verifying`` lets a suite accept, for compatibility, input it would never sign.
+        """
         ...
 
     def hash(self, transformed_data: bytes, proof_config: bytes) -> bytes:

@@ -276,7 +276,7 @@ def _check_proof(
         )
     unsecured = suite.prepare_verification(unsecured, proof_options)
     proof_config = suite.proof_configuration(proof_options, document=unsecured)
-    transformed = suite.transform(unsecured, proof_options)
+    transformed = suite.transform(unsecured, proof_options, verifying=True)
     if not suite.verify(suite.hash(transformed, proof_config), proof_bytes, method.public_key):
         raise ProofError(
             "proof 'proofValue' is not a valid signature of this document by "

@@ -82,7 +82,9 @@ class EddsaJcs2022(EddsaSuiteSteps):
             config["@context"] = document["@context"]
         return _jcs(config, "proof configuration")
 
-    def transform(self, document: Mapping[str, Any], options: Mapping[str, Any]) -> bytes:
+    def transform(
+        self, document: Mapping[str, Any], options: Mapping[str, Any], *, verifying: bool = False
+    ) -> bytes:
         # vc-di-eddsa §3.3.3 Transformation.
         self._check_options(options, "PROOF_TRANSFORMATION_ERROR")
         return _jcs(document, "document")

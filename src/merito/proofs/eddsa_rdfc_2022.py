@@ -12,16 +12,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from merito.errors import DocumentLoaderError, InvalidCredential, ProofError
+from merito.errors import DataLossError, DocumentLoaderError, InvalidCredential, ProofError
 from merito.formats.rdf import canonize
 from merito.proofs.cryptosuites import EddsaSuiteSteps, check_datetime
 
 __all__ = ["Ed25519Signature2020", "EddsaRdfc2022"]
 
 
-def _canonize(document: Mapping[str, Any], what: str) -> bytes:
+def _canonize(
+    document: Mapping[str, Any], what: str, *, allow_relative_types: bool = False
+) -> bytes:
     try:
-        return canonize(dict(document)).encode("utf-8")
+        return canonize(dict(document), allow_relative_types=allow_relative_types).encode("utf-8")
+    except DataLossError as e:
+        # VC Data Integrity 1.0 §2.4: JSON-LD safe mode; never sign or accept unsigned data
+        raise ProofError(
+            f"cannot canonicalize the {what}: {e.message}",
+            problem="DATA_LOSS_DETECTION_ERROR",
+            property=e.property or "@context",
+        ) from e
     except DocumentLoaderError as e:
         raise ProofError(
             f"cannot canonicalize the {what}: {e.message}",
@@ -66,10 +75,14 @@ class _RdfcSteps(EddsaSuiteSteps):
             config["@context"] = document["@context"]
         return _canonize(config, "proof configuration")
 
-    def transform(self, document: Mapping[str, Any], options: Mapping[str, Any]) -> bytes:
-        # vc-di-eddsa §3.2.3 Transformation.
+    def transform(
+        self, document: Mapping[str, Any], options: Mapping[str, Any], *, verifying: bool = False
+    ) -> bytes:
+        # vc-di-eddsa §3.2.3 Transformation. A relative @type is signed resolved against the
+        # default base; Merito never issues one, but 1EdTech's own examples carry one
+        # (credentialSchema type 1EdTechJsonSchemaValidator2019), so verification accepts it.
         self._check_options(options, "PROOF_TRANSFORMATION_ERROR")
-        return _canonize(document, "document")
+        return _canonize(document, "document", allow_relative_types=verifying)
 
 
 class EddsaRdfc2022(_RdfcSteps):

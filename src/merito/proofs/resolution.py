@@ -29,7 +29,12 @@ from merito.proofs.keys import (
     public_key_from_multibase,
 )
 
-__all__ = ["RELATIONSHIPS", "VerificationMethod", "VerificationMethodResolver"]
+__all__ = [
+    "RELATIONSHIPS",
+    "VerificationMethod",
+    "VerificationMethodResolver",
+    "method_from_document",
+]
 
 #: Verification relationships of Controlled Identifiers 1.0 §2.3.
 RELATIONSHIPS: Final = (

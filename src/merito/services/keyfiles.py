@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from merito.errors import InvalidKey
-from merito.formats.did_key import create_did_key
+from merito.formats.did_key import create_did_key, resolve_did_key
+from merito.formats.did_web import VerificationKeySpec, build_did_web_document
 from merito.proofs.keys import (
     PrivateKey,
     Signer,
@@ -94,3 +95,25 @@ def _public_multibase(key: PrivateKey) -> str | None:
     if key.public_key.key_type == "RSA":  # no Multikey form for RSA; the JWK carries the public key
         return None
     return key.public_key.to_multibase()
+
+
+def did_document(signer: Signer) -> dict[str, Any]:
+    """The DID document that publishes the signer's public key.
+
+    For did:web this is the file to serve at the DID's URL (``/.well-known/did.json``);
+    for did:key it is the document every verifier derives from the DID itself.
+    """
+    if signer.controller.startswith("did:key:"):
+        return resolve_did_key(signer.controller)
+    if not signer.controller.startswith("did:web:"):
+        raise InvalidKey(
+            f"cannot build a DID document for {signer.controller!r}: only did:key and did:web",
+            property="controller",
+        )
+    fragment = signer.verification_method.partition("#")[2]
+    public = signer.key.public_key
+    if public.key_type == "RSA":
+        spec = VerificationKeySpec(fragment=fragment, public_key_jwk=public.to_jwk())
+    else:
+        spec = VerificationKeySpec(fragment=fragment, public_key_multibase=public.to_multibase())
+    return build_did_web_document(signer.controller, [spec])

@@ -154,7 +154,7 @@ def _check(check_id: str, outcome: Outcome, title: str, message: str, **details:
 # parse
 
 
-class _Unreadable(Exception):  # noqa: N818 - internal control flow, never escapes
+class _Unreadable(Exception):
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
@@ -726,20 +726,32 @@ def check_proof(state: VerificationState) -> Check:
         return _check(
             "proof", Outcome.FAIL, title, "The credential's proof could not be read.", **details
         )
-    failed = [(i, r) for i, r in enumerate(results) if not r.verified]
-    if failed:
-        index, first = failed[0]
+    # A proof of a type Merito does not implement proves nothing either way: it is reported,
+    # and the credential stands on the proofs that were checked (as 1EdTech's validator does
+    # with simple-multiple-proofs.json). A checkable proof that fails always fails.
+    unsupported = [r for r in results if not r.verified and r.problem == "UNSUPPORTED_PROOF"]
+    failed = [
+        (i, r) for i, r in enumerate(results) if not r.verified and r.problem != "UNSUPPORTED_PROOF"
+    ]
+    verified = [r for r in results if r.verified]
+    if failed or not verified:
+        index, first = failed[0] if failed else (0, results[0])
         label = f"proof {index + 1} of {len(results)}" if len(results) > 1 else ""
         return _check("proof", Outcome.FAIL, title, _proof_failure_message(first, label), **details)
-    methods = ", ".join(sorted({_key_name(r.verification_method) for r in results}))
-    count = "The signature was" if len(results) == 1 else f"All {len(results)} signatures were"
-    return _check(
-        "proof",
-        Outcome.PASS,
-        title,
-        f"{count} made by {methods}, and the credential has not changed since it was signed.",
-        **details,
-    )
+    methods = ", ".join(sorted({_key_name(r.verification_method) for r in verified}))
+    count = "The signature was" if len(verified) == 1 else f"All {len(verified)} signatures were"
+    message = f"{count} made by {methods}, and the credential has not changed since it was signed."
+    if unsupported:
+        kinds = ", ".join(sorted({r.cryptosuite or r.type or "unknown" for r in unsupported}))
+        return _check(
+            "proof",
+            Outcome.WARNING,
+            title,
+            f"{message} It also carries {len(unsupported)} proof(s) of a kind Merito does not "
+            f"check ({kinds}); they were ignored.",
+            **details,
+        )
+    return _check("proof", Outcome.PASS, title, message, **details)
 
 
 # ---------------------------------------------------------------------------------------------

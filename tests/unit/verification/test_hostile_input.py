@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from verification_support import ISSUER, ExplodingFetcher, ob3_credential, options, sign
+from verification_support import (
+    ISSUER,
+    ExplodingFetcher,
+    ob3_credential,
+    options,
+    revocation_list_credential,
+    sign,
+)
 
 from merito.domain.verification import CHECK_IDS, Outcome
 from merito.verification import verify
@@ -137,7 +144,7 @@ def test_documents_that_are_not_credentials_fail_format(document: Any) -> None:
     assert report.check("proof").outcome is Outcome.SKIPPED
 
 
-BASE = sign(ob3_credential(credentialStatus={"id": "x", "type": "1EdTechRevocationList"}))
+BASE = sign(revocation_list_credential("x"))
 
 
 @pytest.mark.parametrize(

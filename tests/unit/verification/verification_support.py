@@ -40,6 +40,17 @@ OTHER = _did_key_signer(9)
 STATUS_URL = "https://issuer.example/status/1"
 
 
+EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
+
+
+def revocation_list_credential(url: str) -> dict[str, Any]:
+    """An OB 3.0 credential whose status is a 1EdTechRevocationList (a type the OB 3.0
+    extensions context defines: without it, the credential could not be signed)."""
+    credential = ob3_credential(credentialStatus={"id": url, "type": "1EdTechRevocationList"})
+    credential["@context"].append(EXTENSIONS_CONTEXT)
+    return credential
+
+
 def ob3_credential(issuer: str | None = None, **overrides: Any) -> dict[str, Any]:
     """A minimal valid OB 3.0 AchievementCredential issued by ``issuer`` (default ISSUER)."""
     credential: dict[str, Any] = {

@@ -46,7 +46,8 @@ def _load(url: str) -> Any:
     entry = _manifest().get(url)
     if entry is None:
         raise DocumentLoaderError(
-            f"JSON-LD context {url!r} is not bundled with Merito; remote contexts are never fetched",
+            f"JSON-LD context {url!r} is not bundled with Merito; "
+            "remote contexts are never fetched",
             property="@context",
         )
     data = resources.files(_PACKAGE).joinpath(entry["path"]).read_bytes()

@@ -1,0 +1,120 @@
+"""Shared benchmark helpers: a typical ~3 KB OB 3.0 credential and a rate timer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from merito.domain.achievements import Achievement, Profile
+from merito.domain.identifiers import WIRE_CONTEXT, salted_identity_object
+from merito.formats.ob3 import build_credential
+from merito.formats.status_list import bitstring_status_list_entry
+
+NOW = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+
+
+def typical_credential(issuer_did: str, n: int = 0) -> dict[str, Any]:
+    """An OB 3.0 credential of about 3 KB: criteria, image, alignments, results, evidence."""
+    achievement = Achievement.model_validate(
+        {
+            "id": "https://academy.example.org/achievements/data-analysis-python",
+            "type": ["Achievement"],
+            "achievementType": "Certificate",
+            "name": "Data Analysis with Python",
+            "description": "Cleans, analyses and visualises tabular data with pandas; "
+            "communicates findings in a reproducible notebook.",
+            "criteria": {
+                "id": "https://academy.example.org/achievements/data-analysis-python/criteria",
+                "narrative": "Learners complete four graded labs and a capstone analysis, "
+                "assessed against the published rubric with a score of at least 70%.",
+            },
+            "image": {
+                "id": "https://academy.example.org/achievements/data-analysis-python/image.png",
+                "type": "Image",
+                "caption": "Data Analysis with Python",
+            },
+            "alignment": [
+                {
+                    "type": ["Alignment"],
+                    "targetName": name,
+                    "targetUrl": f"http://data.europa.eu/esco/skill/{uri}",
+                    "targetFramework": "ESCO",
+                    "targetType": "ext:ESCOSkill",
+                }
+                for name, uri in [
+                    ("Python (computer programming)", "ccd0a1d9-afda-43d9-b901-96344886e14d"),
+                    ("perform data analysis", "1a0c4f5c-6a2f-4e8e-b4e6-7d1e1b5f0c01"),
+                    ("visualise data", "9f1b7b36-54a6-4e5e-8f69-3a2e2d6f1c77"),
+                ]
+            ],
+            "resultDescription": [
+                {
+                    "id": "urn:uuid:2f1a5c3e-8b7d-4c1a-9e5f-0a6b7c8d9e01",
+                    "type": ["ResultDescription"],
+                    "name": "Capstone score",
+                    "resultType": "Percent",
+                    "valueMin": "0",
+                    "valueMax": "100",
+                }
+            ],
+            "creditsAvailable": 2.5,
+            "tag": ["python", "pandas", "data analysis"],
+            "inLanguage": "en",
+        },
+        context=WIRE_CONTEXT,
+    )
+    issuer = Profile.model_validate(
+        {
+            "id": issuer_did,
+            "type": ["Profile"],
+            "name": "Example Academy",
+            "url": "https://academy.example.org",
+            "email": "credentials@academy.example.org",
+        },
+        context=WIRE_CONTEXT,
+    )
+    return build_credential(
+        credential_id=f"urn:uuid:6a9c1d2e-3f4b-4c5d-8e6f-{n:012d}",
+        issuer=issuer,
+        achievement=achievement,
+        recipient=salted_identity_object(f"learner{n}@example.org", salt="f00dfeed"),
+        valid_from=NOW,
+        results=[
+            {
+                "type": ["Result"],
+                "resultDescription": "urn:uuid:2f1a5c3e-8b7d-4c1a-9e5f-0a6b7c8d9e01",
+                "value": "86",
+            }
+        ],
+        evidence=[
+            {
+                "id": f"https://academy.example.org/evidence/{n}",
+                "type": ["Evidence"],
+                "name": "Capstone notebook",
+                "narrative": "Analysis of city bike-share usage, reviewed by two assessors.",
+            }
+        ],
+        credential_status=bitstring_status_list_entry(
+            status_list_credential="https://academy.example.org/status/1", index=n
+        ),
+    )
+
+
+def rate(fn: Callable[[], object], *, seconds: float = 1.0) -> float:
+    """Calls per second of ``fn`` over at least ``seconds`` (best of three rounds)."""
+    best = 0.0
+    for _ in range(3):
+        calls = 0
+        start = time.perf_counter()
+        deadline = start + seconds / 3
+        while True:
+            for _ in range(20):
+                fn()
+            calls += 20
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, calls / (now - start))
+    return best

@@ -1,0 +1,139 @@
+"""Sign/verify rates of each proof format on a ~3 KB OB 3.0 credential, beside raw Ed25519.
+
+Run: .venv/bin/python benchmarks/proofs.py [--seconds S] [--batch N]
+Prints one row per operation: rate per second on one core, and the ratio to the raw
+libsodium (PyNaCl) Ed25519 sign or verify rate measured in the same run. Then the batch
+verifier (`merito verify --jsonl`) over N credentials with one worker and with every core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nacl.signing import SigningKey
+
+from _common import NOW, rate, typical_credential
+from merito import bootstrap
+from merito.config import Settings
+from merito.domain.ports import FixedClock
+from merito.formats import rdf
+from merito.proofs import data_integrity, vc_jwt
+from merito.proofs.resolution import VerificationMethodResolver
+from merito.services import keyfiles, verifying
+from merito.verification import VerifyOptions, verify
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=1.5, help="time per measurement")
+    parser.add_argument("--batch", type=int, default=10_000, help="credentials for --jsonl")
+    args = parser.parse_args()
+
+    message = b"x" * 64
+    raw_key = SigningKey(b"\x01" * 32)
+    raw_sig = raw_key.sign(message).signature
+    raw_verify_key = raw_key.verify_key
+    raw_sign_rate = rate(lambda: raw_key.sign(message), seconds=args.seconds)
+    raw_verify_rate = rate(lambda: raw_verify_key.verify(message, raw_sig), seconds=args.seconds)
+
+    signer = keyfiles.new_signer("ed25519", seed=b"\x02" * 32)
+    credential = typical_credential(signer.controller)
+    size = len(json.dumps(credential, separators=(",", ":")))
+    resolver = VerificationMethodResolver()
+    options = VerifyOptions(clock=FixedClock(NOW), resolver=resolver)
+
+    rows: list[tuple[str, float, float]] = []
+    signed: dict[str, object] = {}
+    for suite in ("eddsa-rdfc-2022", "eddsa-jcs-2022"):
+        doc = data_integrity.sign(credential, signer=signer, cryptosuite=suite, created=NOW)
+        assert all(r.verified for r in data_integrity.verify(doc, resolver=resolver))
+        signed[suite] = doc
+        sign_rate = rate(
+            lambda s=suite: data_integrity.sign(
+                credential, signer=signer, cryptosuite=s, created=NOW
+            ),
+            seconds=args.seconds,
+        )
+        verify_rate = rate(
+            lambda d=doc: data_integrity.verify(d, resolver=resolver), seconds=args.seconds
+        )
+        rows.append((f"{suite} sign", sign_rate, sign_rate / raw_sign_rate))
+        rows.append((f"{suite} verify (proof)", verify_rate, verify_rate / raw_verify_rate))
+    token = vc_jwt.sign_jwt(credential, signer=signer, now=NOW)
+    assert vc_jwt.verify_jwt(token, resolver=resolver).verified
+    signed["vc-jwt"] = token
+    jwt_sign = rate(
+        lambda: vc_jwt.sign_jwt(credential, signer=signer, now=NOW), seconds=args.seconds
+    )
+    jwt_verify = rate(lambda: vc_jwt.verify_jwt(token, resolver=resolver), seconds=args.seconds)
+    rows.append(("vc-jwt EdDSA sign", jwt_sign, jwt_sign / raw_sign_rate))
+    rows.append(("vc-jwt EdDSA verify (proof)", jwt_verify, jwt_verify / raw_verify_rate))
+    for name, doc in signed.items():
+        pipeline = rate(lambda d=doc: verify(d, options=options), seconds=args.seconds)
+        rows.append((f"{name} full verifier, 9 checks", pipeline, pipeline / raw_verify_rate))
+    canon_rate = rate(lambda: rdf.canonize(credential), seconds=args.seconds)
+
+    print(f"credential: {size} bytes of compact JSON (OB 3.0, 3 alignments, result, evidence)")
+    print(
+        f"floor: raw Ed25519 (libsodium via PyNaCl) sign {raw_sign_rate:,.0f}/s, "
+        f"verify {raw_verify_rate:,.0f}/s on one core"
+    )
+    print(f"RDFC-1.0 canonicalization of the credential: {canon_rate:,.0f}/s")
+    print(f"{'operation':<42}{'per second':>12}{'x raw Ed25519':>15}")
+    for name, value, ratio in rows:
+        print(f"{name:<42}{value:>12,.0f}{ratio:>14.1%}")
+    goals = {
+        "eddsa-rdfc-2022 verify (proof)": 0.10,
+        "eddsa-jcs-2022 verify (proof)": 0.50,
+        "vc-jwt EdDSA verify (proof)": 0.50,
+    }
+    for name, _, ratio in rows:
+        if name in goals:
+            verdict = "meets" if ratio >= goals[name] else "BELOW"
+            print(f"goal {name}: >= {goals[name]:.0%} of raw verify: {verdict} ({ratio:.1%})")
+
+    _batch(signer, args.batch)
+
+
+def _batch(signer: keyfiles.Signer, count: int) -> None:
+    lines = [
+        json.dumps(
+            data_integrity.sign(
+                typical_credential(signer.controller, n),
+                signer=signer,
+                cryptosuite="eddsa-jcs-2022" if n % 2 else "eddsa-rdfc-2022",
+                created=NOW,
+            )
+        )
+        for n in range(count)
+    ]
+    factory = bootstrap.verify_options_factory(Settings())
+    cores = os.cpu_count() or 1
+    results = {}
+    for workers in sorted({1, cores}):
+        start = time.perf_counter()
+        valid = sum(
+            ok
+            for ok, _ in verifying.verify_lines(
+                lines, options_factory=factory, batch=verifying.BatchSettings(workers=workers)
+            )
+        )
+        elapsed = time.perf_counter() - start
+        results[workers] = count / elapsed
+        print(
+            f"merito verify --jsonl, {count:,} credentials (half rdfc, half jcs), "
+            f"{workers} worker(s): {count / elapsed:,.0f}/s ({valid:,} valid)"
+        )
+    if cores > 1:
+        print(f"speed-up with {cores} workers: {results[cores] / results[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
