@@ -8,10 +8,13 @@ ensure_ascii=False)`` writes the same characters as RFC 8785:
   \\r`` where they exist and lowercase ``\\u00xx`` otherwise; everything else (DEL, U+2028...)
   is written as is, then encoded as UTF-8;
 * integers (§3.2.2.3) print the same within ±(2**53 - 1);
+* non-integral floats with 1e-4 <= |x| < 1e16: Python's ``repr`` and ECMAScript's
+  Number::toString both print the shortest round-tripping digits in plain decimal notation
+  there (Python switches to exponents outside it, ECMAScript outside [1e-6, 1e21));
 * property sorting (§3.2.3): Python sorts by code point, JCS by UTF-16 code unit; the two
   orders agree unless a key holds a character outside the Basic Multilingual Plane.
 
-Anything else (a float, a large integer, a non-BMP character in a key, a lone surrogate, a
+Anything else (an integral or very large/small float, a large integer, a non-BMP character in a key, a lone surrogate, a
 non-JSON type) goes to the ``rfc8785`` package, which implements the whole scheme.
 ``tests/unit/formats/test_jcs.py`` checks both paths against ``rfc8785`` with hypothesis.
 """
@@ -66,7 +69,12 @@ def _plain(value: Any) -> bool:
     if kind is int:
         in_range: bool = -_SAFE_INT <= value <= _SAFE_INT
         return in_range
-    return False  # floats, subclasses, anything else
+    if kind is float:
+        # 2.0 must print as "2" (json writes "2.0"); exponent forms differ between the two
+        magnitude = abs(value)
+        plain_float: bool = 1e-4 <= magnitude < 1e16 and not value.is_integer()
+        return plain_float
+    return False  # subclasses, anything else
 
 
 def canonicalize(value: Any) -> bytes:

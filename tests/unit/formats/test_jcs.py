@@ -54,6 +54,25 @@ def test_fast_path_equals_rfc8785(value: dict[str, Any]) -> None:
         assert jcs._ENCODE(value).encode("utf-8") == expected
 
 
+_fast_floats = st.floats(min_value=1e-4, max_value=1e16, exclude_max=True).filter(
+    lambda f: not f.is_integer()
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_fast_floats | _fast_floats.map(lambda f: -f), min_size=1, max_size=4))
+def test_plain_decimal_floats_take_the_fast_path_and_equal_rfc8785(values: list[float]) -> None:
+    document = {"credits": values}
+    assert jcs._plain(document)
+    assert jcs._ENCODE(document).encode("utf-8") == rfc8785.dumps(document)
+
+
+@pytest.mark.parametrize("value", [2.0, -0.0, 1e16, 5e-5, 1e300, 2.5e-300])
+def test_other_floats_fall_back(value: float) -> None:
+    assert not jcs._plain({"n": value})
+    assert jcs.canonicalize({"n": value}) == rfc8785.dumps({"n": value})
+
+
 def test_escaping_follows_rfc8785_3_2_2_2() -> None:
     value = {"s": '"\\/\b\f\n\r\t\x00\x1f\x7f\u2028\u00e9\U0001f600'}
     out = jcs.canonicalize(value)
