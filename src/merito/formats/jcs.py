@@ -14,8 +14,9 @@ ensure_ascii=False)`` writes the same characters as RFC 8785:
 * property sorting (§3.2.3): Python sorts by code point, JCS by UTF-16 code unit; the two
   orders agree unless a key holds a character outside the Basic Multilingual Plane.
 
-Anything else (an integral or very large/small float, a large integer, a non-BMP character in a key, a lone surrogate, a
-non-JSON type) goes to the ``rfc8785`` package, which implements the whole scheme.
+Anything else (an integral or very large/small float, a large integer, a non-BMP character
+in a key, a lone surrogate, a non-JSON type) goes to the ``rfc8785`` package, which
+implements the whole scheme.
 ``tests/unit/formats/test_jcs.py`` checks both paths against ``rfc8785`` with hypothesis.
 """
 

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from merito.errors import InvalidInput, ProofError
 from merito.formats.multibase import decode_multibase, encode_multibase
@@ -112,9 +112,36 @@ class Cryptosuite(Protocol):
 
 
 class EddsaSuiteSteps:
-    """The steps vc-di-eddsa suites share: SHA-256 hashing, Ed25519, base58btc proofValue."""
+    """The steps vc-di-eddsa suites share: option checks, the proof configuration document,
+    SHA-256 hashing, Ed25519 and the base58btc proofValue. A suite adds its canonicalization."""
 
     key_types: frozenset[str] = frozenset({"Ed25519"})
+    name: ClassVar[str | None]
+    proof_type: ClassVar[str]
+
+    def _check_options(self, options: Mapping[str, Any], problem: str) -> None:
+        if options.get("type") != self.proof_type or options.get("cryptosuite") != self.name:
+            expected = f"type {self.proof_type!r}" + (
+                f" and cryptosuite {self.name!r}" if self.name else ""
+            )
+            raise ProofError(
+                f"proof options must have {expected}",
+                problem=problem,
+                property="cryptosuite" if self.name else "type",
+            )
+
+    def _proof_config(
+        self, options: Mapping[str, Any], *, document: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """vc-di-eddsa §3.2.5 / §3.3.5 Proof Configuration, before canonicalization: the
+        proof options without ``proofValue``, with the document's ``@context``."""
+        self._check_options(options, "INVALID_PROOF_CONFIGURATION")
+        config = {k: v for k, v in options.items() if k != "proofValue"}
+        if "created" in config:
+            check_datetime(config["created"], "created")
+        if "@context" in document:
+            config["@context"] = document["@context"]
+        return config
 
     def hash(self, transformed_data: bytes, proof_config: bytes) -> bytes:
         # vc-di-eddsa §3.2.4 / §3.3.4: SHA-256(proofConfig) || SHA-256(transformedDocument).

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from merito.errors import InvalidInput, ProofError
 from merito.formats.jcs import canonicalize
-from merito.proofs.cryptosuites import EddsaSuiteSteps, check_datetime
+from merito.proofs.cryptosuites import EddsaSuiteSteps
 
 __all__ = ["EddsaJcs2022"]
 
@@ -38,14 +38,6 @@ class EddsaJcs2022(EddsaSuiteSteps):
 
     name: ClassVar[str | None] = "eddsa-jcs-2022"
     proof_type: ClassVar[str] = "DataIntegrityProof"
-
-    def _check_options(self, options: Mapping[str, Any], problem: str) -> None:
-        if options.get("type") != self.proof_type or options.get("cryptosuite") != self.name:
-            raise ProofError(
-                f"proof options must have type {self.proof_type!r} and cryptosuite {self.name!r}",
-                problem=problem,
-                property="cryptosuite",
-            )
 
     def create_proof_options(
         self, options: Mapping[str, Any], *, document: Mapping[str, Any]
@@ -74,13 +66,7 @@ class EddsaJcs2022(EddsaSuiteSteps):
         self, options: Mapping[str, Any], *, document: Mapping[str, Any]
     ) -> bytes:
         # vc-di-eddsa §3.3.5 Proof Configuration.
-        self._check_options(options, "INVALID_PROOF_CONFIGURATION")
-        config = {k: v for k, v in options.items() if k != "proofValue"}
-        if "created" in config:
-            check_datetime(config["created"], "created")
-        if "@context" in document:
-            config["@context"] = document["@context"]
-        return _jcs(config, "proof configuration")
+        return _jcs(self._proof_config(options, document=document), "proof configuration")
 
     def transform(
         self, document: Mapping[str, Any], options: Mapping[str, Any], *, verifying: bool = False

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from merito.errors import DataLossError, DocumentLoaderError, InvalidCredential, ProofError
 from merito.formats.rdf import canonize
-from merito.proofs.cryptosuites import EddsaSuiteSteps, check_datetime
+from merito.proofs.cryptosuites import EddsaSuiteSteps
 
 __all__ = ["Ed25519Signature2020", "EddsaRdfc2022"]
 
@@ -49,15 +49,6 @@ class _RdfcSteps(EddsaSuiteSteps):
     proof_type: ClassVar[str]
     name: ClassVar[str | None]
 
-    def _check_options(self, options: Mapping[str, Any], problem: str) -> None:
-        if options.get("type") != self.proof_type or options.get("cryptosuite") != self.name:
-            expected = f"type {self.proof_type!r}" + (
-                f" and cryptosuite {self.name!r}" if self.name else ""
-            )
-            raise ProofError(
-                f"proof options must have {expected}", problem=problem, property="type"
-            )
-
     def create_proof_options(
         self, options: Mapping[str, Any], *, document: Mapping[str, Any]
     ) -> dict[str, Any]:
@@ -67,13 +58,7 @@ class _RdfcSteps(EddsaSuiteSteps):
         self, options: Mapping[str, Any], *, document: Mapping[str, Any]
     ) -> bytes:
         # vc-di-eddsa §3.2.5 Proof Configuration.
-        self._check_options(options, "INVALID_PROOF_CONFIGURATION")
-        config = {k: v for k, v in options.items() if k != "proofValue"}
-        if "created" in config:
-            check_datetime(config["created"], "created")
-        if "@context" in document:
-            config["@context"] = document["@context"]
-        return _canonize(config, "proof configuration")
+        return _canonize(self._proof_config(options, document=document), "proof configuration")
 
     def transform(
         self, document: Mapping[str, Any], options: Mapping[str, Any], *, verifying: bool = False
