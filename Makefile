@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 JS := tests/interop/js
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check lint typecheck layers unit interop bench clean
+.PHONY: help demo test check lint typecheck layers unit services bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ unit: $(BIN)/.installed ## pytest only
 
 check: lint typecheck layers ## all static gates
 
-test: $(BIN)/.installed $(JS)/node_modules/.installed check ## install everything and run every gate and test
+services: ## start the services the tests use (PostgreSQL), installing them if needed
+	@scripts/ensure-services.sh
+
+test: $(BIN)/.installed $(JS)/node_modules/.installed services check ## install everything and run every gate and test
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.installed ## run the benchmarks (numbers, not pass/fail)

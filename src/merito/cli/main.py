@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from merito import bootstrap
+from merito import __version__, bootstrap
 from merito.config import Settings, load_settings
 from merito.domain.verification import Outcome, VerificationReport
 from merito.errors import InvalidInput, MeritoError
@@ -37,6 +37,24 @@ app = typer.Typer(
     add_completion=False,
 )
 keys_app = typer.Typer(help="Create and inspect issuer keys.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"merito {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Merito: verifiable micro-credentials (Open Badges 3.0 / W3C VC 2.0)."""
+
+
 app.add_typer(keys_app, name="keys")
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
