@@ -10,7 +10,8 @@
     ├── PermissionDenied
     ├── ProofError                signing/verification could not proceed (carries a DI problem code)
     ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
-    └── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
+    ├── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
+    └── DeliveryError             a mailer could not hand a message over (``transient``: retry?)
 
 Verification outcomes are data (see ``merito.domain.verification``), not exceptions.
 """
@@ -91,3 +92,27 @@ class DocumentLoaderError(MeritoError):
 
 class FetchError(MeritoError):
     code = "fetch-error"
+
+
+class DeliveryError(MeritoError):
+    """A mailer could not hand a message to its server.
+
+    ``transient`` tells the outbox what to do: True for a connection failure, a timeout or
+    an SMTP 4xx reply (RFC 5321 §4.2.1: "transient negative completion", retry later);
+    False for a 5xx permanent rejection or a configuration the server refuses (give up).
+    ``smtp_code`` is the server's reply code when there was one.
+    """
+
+    code = "delivery-failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        smtp_code: int | None = None,
+        property: str | None = None,
+    ) -> None:
+        super().__init__(message, property=property)
+        self.transient = transient
+        self.smtp_code = smtp_code

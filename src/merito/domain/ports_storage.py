@@ -1,0 +1,58 @@
+"""Storage ports: the Protocols the services use to keep issuer keys (repositories follow).
+
+The key store is generic in the signer it hands out so that this module, at the bottom of the
+layers, need not import ``merito.proofs``: services spell it ``KeyStore[Signer]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+__all__ = ["IssuerKey", "KeyStatus", "KeyStore"]
+
+KeyStatus = Literal["active", "retired"]
+
+SignerT_co = TypeVar("SignerT_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerKey:
+    """The public half of an organisation's signing key, as verifiers need it.
+
+    Retired keys stay listed: credentials signed before a rotation must keep verifying.
+    """
+
+    org_id: str
+    verification_method: str
+    algorithm: str
+    public_jwk: Mapping[str, str]
+    status: KeyStatus
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
+@runtime_checkable
+class KeyStore(Protocol[SignerT_co]):
+    """Issuer signing keys, kept encrypted; only the public half ever leaves unencrypted."""
+
+    def create_key(self, org_id: str, algorithm: str, *, did: str | None = None) -> str:
+        """Generates and stores a key for ``org_id``; returns its verification method.
+
+        Without ``did`` the verification method is a did:key URL (Ed25519, P-256 only).
+        """
+        ...
+
+    def signer(self, org_id: str, verification_method: str) -> SignerT_co:
+        """The signer of an active key; raises NotFound, or InvalidKey if it cannot be used."""
+        ...
+
+    def public_keys(self, org_id: str) -> list[IssuerKey]:
+        """Every key of ``org_id``, oldest first, retired ones included."""
+        ...
+
+    def rotate(self, org_id: str, *, did: str | None = None) -> str:
+        """Retires the active key and creates its successor; returns the new verification method."""
+        ...
