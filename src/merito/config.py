@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +21,40 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=64, gt=0)
     #: show tracebacks in the CLI (for developers only)
     debug: bool = False
+
+    # --- the platform ---------------------------------------------------------------------
+    #: SQLAlchemy URL; default: a SQLite file in data_dir (postgresql://... in production)
+    database_url: str | None = None
+    #: the public origin (scheme://host[:port]) credential ids, did:web and status URLs use
+    base_url: str = "http://127.0.0.1:8000"
+    #: the key that seals issuer private keys (>= 32 bytes, hex or base64url). Unset: a key
+    #: file is made in data_dir on first run (fine on one machine; set it in production)
+    master_key: SecretStr | None = None
+    #: entries per Bitstring Status List (W3C §6.1 recommends >= 131,072 for herd privacy)
+    status_list_size: int = Field(default=131_072, ge=8)
+    #: apply migrations at start-up (serve/demo); production may run `merito db upgrade`
+    auto_migrate: bool = True
+
+    # --- email ------------------------------------------------------------------------------
+    #: SMTP server host; unset: emails are printed to the console (development)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: Literal["auto", "always", "never"] = "auto"
+    smtp_ssl: bool = False
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    mail_from: str = "Merito <noreply@localhost>"
+
+    # --- outbound fetches (status lists, did:web, hosted badges) ------------------------------
+    #: allow fetching loopback/private addresses (SSRF guard off: development and tests only)
+    fetch_allow_private: bool = False
+    fetch_max_bytes: int = Field(default=2_000_000, gt=0)
+    fetch_timeout: float = Field(default=5.0, gt=0)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'merito.db'}"
 
 
 def load_settings() -> Settings:

@@ -24,6 +24,7 @@ from merito.api.problems import (
 from merito.api.routers import meta, verify
 from merito.api.schemas import Problem
 from merito.config import Settings, load_settings
+from merito.services.platform import Platform
 from merito.verification import VerifyOptions
 
 API_PREFIX: Final = "/api/v1"
@@ -34,9 +35,11 @@ def create_app(
     *,
     settings: Settings | None = None,
     verify_options_factory: Callable[[], VerifyOptions] | None = None,
+    platform: Platform | None = None,
 ) -> FastAPI:
     """The ASGI app. ``verify_options_factory`` builds the verifier's options per request
-    (default: ``bootstrap.verify_options_factory(settings)``: offline, the settings' limits)."""
+    (default: ``bootstrap.verify_options_factory(settings)``: offline, the settings' limits).
+    ``platform`` (default: built from the settings on first use) serves the platform routes."""
     settings = settings or load_settings()
     app = FastAPI(
         title="Merito API",
@@ -51,6 +54,7 @@ def create_app(
     app.state.verify_options_factory = verify_options_factory or bootstrap.verify_options_factory(
         settings
     )
+    app.state.platform = platform
     install_problem_handlers(app)
     app.include_router(meta.router, prefix=API_PREFIX)
     app.include_router(verify.router, prefix=API_PREFIX)

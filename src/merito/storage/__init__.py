@@ -1,9 +1,11 @@
 """Storage adapters: SQLAlchemy tables, engines and migrations, and the encrypted key store.
 
-Only ``merito.bootstrap`` (and the contract tests) import this package; services see the
-Protocols in ``merito.domain.ports_storage``.
+The composition root and the services use it (docs/decisions/0005-services-on-the-orm.md);
+the adapters (api, web, cli) never do.
 """
 
+# every table module, so Base.metadata (migrations, conflict names) knows all tables
+from merito.storage import tables_accounts, tables_catalog, tables_issuance  # noqa: F401
 from merito.storage.db import create_engine_for, integrity_as_conflict, migrate, session_factory
 from merito.storage.keystore import KeyStore
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import merito.storage  # noqa: F401  (imports every table module)
 from merito.storage.tables import Base
 
 
