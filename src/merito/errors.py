@@ -7,6 +7,7 @@
     │   └── InvalidKey            key material that cannot be parsed or used
     ├── NotFound
     ├── Conflict
+    ├── Unauthenticated           no (valid) credentials were presented: log in or send a token
     ├── PermissionDenied
     ├── ProofError                signing/verification could not proceed (carries a DI problem code)
     ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
@@ -59,6 +60,12 @@ class NotFound(MeritoError):
 
 class Conflict(MeritoError):
     code = "conflict"
+
+
+class Unauthenticated(MeritoError):
+    """The request carries no valid credentials (API: 401 with WWW-Authenticate)."""
+
+    code = "unauthenticated"
 
 
 class PermissionDenied(MeritoError):

@@ -35,6 +35,7 @@ from merito.errors import (
     NotFound,
     PermissionDenied,
     ProofError,
+    Unauthenticated,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ STATUS_BY_ERROR: Final[tuple[tuple[type[MeritoError], int], ...]] = (
     (InvalidInput, 422),
     (NotFound, 404),
     (Conflict, 409),
+    (Unauthenticated, 401),
     (PermissionDenied, 403),
     (ProofError, 422),
     (DocumentLoaderError, 422),

@@ -5,7 +5,13 @@ the adapters (api, web, cli) never do.
 """
 
 # every table module, so Base.metadata (migrations, conflict names) knows all tables
-from merito.storage import tables_accounts, tables_catalog, tables_issuance  # noqa: F401
+from merito.storage import (  # noqa: F401
+    tables_accounts,
+    tables_catalog,
+    tables_delivery,
+    tables_issuance,
+    tables_oauth,
+)
 from merito.storage.db import create_engine_for, integrity_as_conflict, migrate, session_factory
 from merito.storage.keystore import KeyStore
 
