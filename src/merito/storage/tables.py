@@ -302,3 +302,9 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
+    # delivery (migration 0006): a worker's lease on the message, and the dead-letter mark
+    #: the worker holding the message until ``claimed_until`` (a crashed one's lease expires)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    #: set when the worker gave up (permanent error or too many attempts); NULL: still live
+    dead_at: Mapped[datetime | None]
