@@ -228,6 +228,9 @@ class StatusListRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: the signed BitstringStatusListCredential of ``signed_version`` (re-signed on change)
+    signed_document: Mapped[dict[str, Any] | None]
+    signed_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class CredentialRow(Base):
@@ -260,6 +263,14 @@ class CredentialRow(Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: eddsa-rdfc-2022, eddsa-jcs-2022 or vc-jwt (``jwt`` then holds the compact JWT as issued)
+    proof_format: Mapped[str] = mapped_column(
+        String(32), default="eddsa-rdfc-2022", server_default=text("'eddsa-rdfc-2022'")
+    )
+    jwt: Mapped[str | None] = mapped_column(Text)
+    valid_until: Mapped[datetime | None]
+    #: the credential that re-issued (renewed) this one
+    replaced_by_id: Mapped[str | None] = mapped_column(ForeignKey("credentials.id"))
 
 
 class AuditLogRow(Base):
