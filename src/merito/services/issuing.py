@@ -70,13 +70,38 @@ def recipient_of(recipient: str, *, salt: str | None = None) -> str | IdentityOb
     )
 
 
+def _issuer_profile(
+    issuer: Profile | Mapping[str, Any] | None, *, issuer_name: str | None, controller: str
+) -> Profile:
+    if issuer is None:
+        if not issuer_name:
+            raise InvalidInput("an issuer profile or an issuer name is needed", property="issuer")
+        return Profile.model_validate(
+            {"id": controller, "type": ["Profile"], "name": issuer_name}, context=WIRE_CONTEXT
+        )
+    if not isinstance(issuer, Profile):
+        try:
+            issuer = Profile.model_validate(dict(issuer), context=WIRE_CONTEXT)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "issuer"
+            raise InvalidInput(f"issuer {where}: {first['msg']}", property=f"issuer.{where}") from e
+    if issuer.id != controller:
+        raise InvalidKey(
+            f"the issuer id {issuer.id!r} is not the signing key's controller {controller!r}",
+            property="issuer.id",
+        )
+    return issuer
+
+
 def issue_credential(
     *,
     achievement: Achievement,
     recipient: str,
     signer: Signer,
     issued_at: datetime,
-    issuer_name: str,
+    issuer_name: str | None = None,
+    issuer: Profile | Mapping[str, Any] | None = None,
     proof_format: str = DEFAULT_PROOF_FORMAT,
     valid_until: datetime | None = None,
     credential_id: str | None = None,
@@ -84,7 +109,11 @@ def issue_credential(
     credential_status: Mapping[str, Any] | None = None,
     salt: str | None = None,
 ) -> IssuedCredential:
-    """Builds an OB 3.0 AchievementCredential for ``recipient`` and signs it."""
+    """Builds an OB 3.0 AchievementCredential for ``recipient`` and signs it.
+
+    The issuer is ``issuer`` (a full OB 3.0 Profile, whose ``id`` must be the signer's
+    controller), or else a Profile made of the signer's controller and ``issuer_name``.
+    """
     if proof_format not in PROOF_FORMATS:
         raise InvalidInput(
             f"unknown proof format {proof_format!r}; choose one of {', '.join(PROOF_FORMATS)}",
@@ -96,13 +125,11 @@ def issue_credential(
             "(use --format vc-jwt for P-256 or RSA keys)",
             property="key",
         )
-    issuer = Profile.model_validate(
-        {"id": signer.controller, "type": ["Profile"], "name": issuer_name}, context=WIRE_CONTEXT
-    )
+    profile = _issuer_profile(issuer, issuer_name=issuer_name, controller=signer.controller)
     cid = credential_id or f"urn:uuid:{uuid.uuid4()}"
     document = ob3.build_credential(
         credential_id=cid,
-        issuer=issuer,
+        issuer=profile,
         achievement=achievement,
         recipient=recipient_of(recipient, salt=salt),
         valid_from=issued_at,
