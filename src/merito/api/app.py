@@ -22,6 +22,7 @@ from merito.api.problems import (
     install_problem_handlers,
 )
 from merito.api.routers import meta, verify
+from merito.api.routers import outbox as outbox_routes
 from merito.api.schemas import Problem
 from merito.config import Settings, load_settings
 from merito.services.platform import Platform
@@ -58,6 +59,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(meta.router, prefix=API_PREFIX)
     app.include_router(verify.router, prefix=API_PREFIX)
+    app.include_router(outbox_routes.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     # add_middleware prepends: the headers wrap the 500 handler, so a 500 gets them too
     app.add_middleware(InternalErrorMiddleware)
