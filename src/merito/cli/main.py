@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merito import __version__, bootstrap
-from merito.cli import serve
+from merito.cli import serve, worker
 from merito.config import Settings, load_settings
 from merito.domain.verification import Outcome, VerificationReport
 from merito.errors import InvalidInput, MeritoError
@@ -58,6 +58,7 @@ def _main(
 
 app.add_typer(keys_app, name="keys")
 app.command()(serve.serve)
+app.command()(worker.worker)
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import logging.config
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +18,12 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[Any, dict[str, Any]]]:
     calls: list[tuple[Any, dict[str, Any]]] = []
+    # the outbox worker thread starts too: its database goes to a throwaway data dir
+    monkeypatch.setenv("MERITO_DATA_DIR", str(tmp_path))
+    # serve configures logging for the process; keep this test process's logging as it is
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
     return calls
 
@@ -51,3 +57,15 @@ def test_serve_refuses_bad_options(
     result = runner.invoke(app, ["serve", *args])
     assert result.exit_code == 2
     assert started == []
+
+
+def test_serve_runs_the_outbox_worker_unless_told_not_to(
+    started: list[tuple[Any, dict[str, Any]]], tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["serve", "--no-worker"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "merito.db").exists()  # the API builds its platform lazily
+    result = runner.invoke(app, ["serve"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "merito.db").exists()  # the worker's platform, migrated up front
+    assert len(started) == 2
