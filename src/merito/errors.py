@@ -12,7 +12,8 @@
     ├── ProofError                signing/verification could not proceed (carries a DI problem code)
     ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
     ├── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
-    └── DeliveryError             a mailer could not hand a message over (``transient``: retry?)
+    ├── DeliveryError             a mailer could not hand a message over (``transient``: retry?)
+    └── AnchorError               an anchor back end (a chain) could not write or read a root
 
 Verification outcomes are data (see ``merito.domain.verification``), not exceptions.
 """
@@ -123,3 +124,18 @@ class DeliveryError(MeritoError):
         super().__init__(message, property=property)
         self.transient = transient
         self.smtp_code = smtp_code
+
+
+class AnchorError(MeritoError):
+    """An anchor back end could not write or look up a Merkle root.
+
+    ``transient`` is True when the chain could not be reached (after the adapter's own
+    retries): the sealing worker tries again later, issuance is never blocked. False means
+    the chain answered and refused (a reverted transaction, a wrong chain, no funds).
+    """
+
+    code = "anchor-failed"
+
+    def __init__(self, message: str, *, transient: bool, property: str | None = None) -> None:
+        super().__init__(message, property=property)
+        self.transient = transient

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merito.errors import (
+    AnchorError,
     Conflict,
     DeliveryError,
     DocumentLoaderError,
@@ -66,6 +67,8 @@ STATUS_BY_ERROR: Final[tuple[tuple[type[MeritoError], int], ...]] = (
     (FetchError, 422),
     # the mailer is our infrastructure: the client may retry later
     (DeliveryError, 503),
+    # the chain is our infrastructure too: unreachable now, perhaps not later
+    (AnchorError, 503),
 )
 
 

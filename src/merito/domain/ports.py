@@ -168,3 +168,40 @@ class Mailer(Protocol):
     """
 
     def send(self, email: OutgoingEmail) -> str: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnchorReceipt:
+    """Where a Merkle root was written, and how settled it is.
+
+    ``anchor_uri`` names the transaction the way Blockcerts proofs do (a Blink URI such as
+    ``blink:eth:sepolia:0x<tx>``); ``confirmations`` counts the block holding it as one.
+    """
+
+    root: bytes
+    transaction_id: str
+    anchor_uri: str
+    block_number: int | None
+    confirmations: int
+
+
+@runtime_checkable
+class Anchor(Protocol):
+    """Writes Merkle tree roots somewhere public (a chain) and finds them again.
+
+    One ``anchor`` call is one transaction whatever the batch size. Implementations retry
+    transient failures themselves and then raise ``merito.errors.AnchorError`` (with
+    ``transient``); they never block for longer than their configured timeout.
+    """
+
+    def anchor(self, root: bytes) -> AnchorReceipt:
+        """Write ``root``, wait for the configured confirmations, return the receipt."""
+        ...
+
+    def lookup(self, transaction_id: str) -> AnchorReceipt:
+        """The root a transaction carries; NotFound when there is no such transaction."""
+        ...
+
+    def check(self, transaction_id: str, root: bytes) -> bool:
+        """True when the transaction carries ``root`` with enough confirmations."""
+        ...
