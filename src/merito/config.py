@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     status_list_size: int = Field(default=131_072, ge=8)
     #: apply migrations at start-up (serve/demo); production may run `merito db upgrade`
     auto_migrate: bool = True
+    #: the OB 3.0 discovery document's x-imssf-privacyPolicyUrl / termsOfService
+    #: (unset: <base_url>/privacy and <base_url>/terms)
+    privacy_policy_url: str | None = None
+    terms_of_service_url: str | None = None
 
     # --- email ------------------------------------------------------------------------------
     #: SMTP server host; unset: emails are printed to the console (development)
