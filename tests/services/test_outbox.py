@@ -3,6 +3,7 @@ concurrent workers, topics without a handler, and the admin's view and retry."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -21,6 +22,7 @@ from merito.net.mailer import MemoryMailer
 from merito.services import outbox
 from merito.services.outbox import HandlerRegistry, RetryPolicy, claim_due, deliver_due
 from merito.services.platform import Platform, enqueue
+from merito.storage import create_engine_for, session_factory
 from merito.storage.tables import AuditLogRow, OutboxRow
 
 Seed = Callable[..., SeededOrg]
@@ -216,7 +218,11 @@ def test_topics_without_a_handler_stay_pending_untouched(
     put(platform, org.org_id)
     stats = deliver_due(platform, worker_id="w")
     assert (stats.claimed, stats.delivered) == (1, 1)
-    assert stats.unhandled == {"webhook.credential_issued": 1, "ledger.leaf": 1, "emailer.x": 1}
+    assert outbox.unhandled_topics(platform) == {
+        "webhook.credential_issued": 1,
+        "ledger.leaf": 1,
+        "emailer.x": 1,
+    }
     for message_id in (webhook, leaf, lookalike):
         stored = row(platform, message_id)
         assert (stored.attempts, stored.claimed_by, stored.delivered_at, stored.dead_at) == (
@@ -438,3 +444,27 @@ def test_deliveries_are_tenant_isolated_and_need_integrations_manage(
         outbox.list_deliveries(platform, staff.actor, org_id=staff.org_id)
     with pytest.raises(InvalidInput):
         outbox.list_deliveries(platform, mine.actor, org_id=mine.org_id, limit=0)
+
+
+def test_run_worker_outlives_a_database_outage(
+    platform: Platform, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken_engine = create_engine_for(f"sqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
+    broken = dataclasses.replace(platform, sessions=session_factory(broken_engine))
+    stop = threading.Event()
+    with caplog.at_level(logging.ERROR, logger="merito.outbox"):
+        thread = threading.Thread(
+            target=outbox.run_worker,
+            args=(broken,),
+            kwargs={"stop": stop, "poll_interval": 0.01, "worker_id": "outage"},
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while "delivery round failed" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert thread.is_alive()
+        stop.set()
+        thread.join(10)
+    broken_engine.dispose()
+    assert not thread.is_alive()
+    assert "delivery round failed; next try in" in caplog.text

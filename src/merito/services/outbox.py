@@ -32,9 +32,10 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -65,6 +66,7 @@ __all__ = [
     "retry_delivery",
     "run_worker",
     "send_email",
+    "unhandled_topics",
 ]
 
 log = logging.getLogger("merito.outbox")
@@ -74,6 +76,8 @@ Handler = Callable[[Platform, Mapping[str, Any]], None]
 
 #: how long a claim lasts: far longer than one handler may take (SMTP: a few timeouts)
 DEFAULT_LEASE: Final = timedelta(minutes=5)
+#: how often the worker logs the topics it leaves pending for want of a handler
+UNHANDLED_REPORT_SECONDS: Final = 600.0
 #: a claimed message is only handled while this much of its lease is left
 _LEASE_MARGIN: Final = 0.2
 _MAX_ERROR_CHARS: Final = 2000
@@ -201,8 +205,6 @@ class DeliveryStats:
     dead: int = 0
     #: claimed but handed back unhandled (stop requested, or the lease ran short)
     released: int = 0
-    #: pending messages whose topic has no handler, by topic (never claimed)
-    unhandled: dict[str, int] = field(default_factory=dict)
 
 
 def default_worker_id() -> str:
@@ -318,8 +320,6 @@ def deliver_due(
         else:
             _settle_dead(platform, message, worker_id=worker_id, error=error, transient=transient)
             stats.dead += 1
-    if stats.claimed < limit:  # the due queue is drained: say what we leave waiting
-        stats.unhandled = _unhandled(platform, handlers)
     return stats
 
 
@@ -503,7 +503,10 @@ def _lease_lost(message: ClaimedMessage, worker_id: str) -> None:
     )
 
 
-def _unhandled(platform: Platform, handlers: HandlerRegistry) -> dict[str, int]:
+def unhandled_topics(
+    platform: Platform, handlers: HandlerRegistry = DEFAULT_HANDLERS
+) -> dict[str, int]:
+    """Pending messages no handler here takes (they are never claimed), counted by topic."""
     with platform.reading() as session:
         rows = session.execute(
             select(OutboxRow.topic, func.count())
@@ -515,6 +518,23 @@ def _unhandled(platform: Platform, handlers: HandlerRegistry) -> dict[str, int]:
             .group_by(OutboxRow.topic)
         ).all()
     return {topic: int(count) for topic, count in rows}
+
+
+def _report_unhandled(platform: Platform, handlers: HandlerRegistry, worker_id: str) -> None:
+    try:
+        waiting = unhandled_topics(platform, handlers)
+    except Exception:  # only a report: the next round will tell whether the database is back
+        log.warning("outbox: could not count unhandled topics", exc_info=True)
+        return
+    for topic, count in sorted(waiting.items()):
+        log.info(
+            "outbox: %d pending message(s) for topic %s: no handler registered, "
+            "left pending worker=%s",
+            count,
+            topic,
+            worker_id,
+            extra={"topic": topic, "pending": count, "worker": worker_id},
+        )
 
 
 def run_worker(
@@ -536,7 +556,7 @@ def run_worker(
     worker_id = worker_id or default_worker_id()
     rng = random.Random()  # noqa: S311 - jitter spreads retries; it guards nothing
     failures = 0
-    reported: dict[str, int] = {}
+    next_report = 0.0  # time.monotonic() of the next look at unhandled topics
     log.info("outbox: worker started worker=%s", worker_id, extra={"worker": worker_id})
     while not stop.is_set():
         try:
@@ -562,17 +582,10 @@ def run_worker(
             stop.wait(pause)
             continue
         failures = 0
-        if stats.claimed < limit and stats.unhandled != reported:
-            reported = dict(stats.unhandled)
-            for topic, count in sorted(reported.items()):
-                log.info(
-                    "outbox: %d pending message(s) for topic %s: no handler registered, "
-                    "left pending worker=%s",
-                    count,
-                    topic,
-                    worker_id,
-                    extra={"topic": topic, "pending": count, "worker": worker_id},
-                )
+        if time.monotonic() >= next_report:
+            # a count over every waiting message: not on every poll
+            next_report = time.monotonic() + UNHANDLED_REPORT_SECONDS
+            _report_unhandled(platform, handlers, worker_id)
         if stats.claimed < limit:
             stop.wait(poll_interval)
     log.info("outbox: worker stopped worker=%s", worker_id, extra={"worker": worker_id})
