@@ -157,7 +157,8 @@ def test_one_active_key_per_organisation(
         )
 
     _store(sessions, key(1), key(2, "retired"), key(3, "retired"))
-    assert _conflict(sessions, key(4)).property == "org_id"
+    # the partial unique index is on (org_id, algorithm): one active key per algorithm
+    assert _conflict(sessions, key(4)).property == "algorithm"
 
 
 def test_a_reference_to_a_missing_row_is_a_conflict(sessions: sessionmaker[Session]) -> None:

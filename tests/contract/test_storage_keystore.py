@@ -85,8 +85,23 @@ def test_a_second_active_key_is_a_conflict(keystore: KeyStore, new_org: Callable
     org_id = new_org()
     keystore.create_key(org_id, "Ed25519")
     with pytest.raises(Conflict, match="rotate") as caught:
-        keystore.create_key(org_id, "P-256")
+        keystore.create_key(org_id, "EdDSA")
     assert caught.value.property == "org_id"
+
+
+def test_one_active_key_per_algorithm(keystore: KeyStore, new_org: Callable[[], str]) -> None:
+    # Ed25519 signs Data Integrity proofs, P-256 VC-JWTs: both may be active at once
+    org_id = new_org()
+    ed = keystore.create_key(org_id, "Ed25519")
+    p256 = keystore.create_key(org_id, "P-256")
+    with pytest.raises(InvalidKey, match="say which") as caught:
+        keystore.rotate(org_id)
+    assert caught.value.property == "algorithm"
+    rotated = keystore.rotate(org_id, algorithm="ES256")
+    status = {k.verification_method: k.status for k in keystore.public_keys(org_id)}
+    assert status == {ed: "active", p256: "retired", rotated: "active"}
+    with pytest.raises(NotFound):
+        keystore.rotate(org_id, algorithm="RSA")
 
 
 def test_keys_need_an_existing_organisation(keystore: KeyStore) -> None:

@@ -41,6 +41,8 @@ class KeyStore(Protocol[SignerT_co]):
     def create_key(self, org_id: str, algorithm: str, *, did: str | None = None) -> str:
         """Generates and stores a key for ``org_id``; returns its verification method.
 
+        One key per algorithm is active at a time: a second one is a Conflict (rotate instead).
+
         Without ``did`` the verification method is a did:key URL (Ed25519, P-256 only).
         """
         ...
@@ -53,6 +55,7 @@ class KeyStore(Protocol[SignerT_co]):
         """Every key of ``org_id``, oldest first, retired ones included."""
         ...
 
-    def rotate(self, org_id: str, *, did: str | None = None) -> str:
-        """Retires the active key and creates its successor; returns the new verification method."""
+    def rotate(self, org_id: str, *, did: str | None = None, algorithm: str | None = None) -> str:
+        """Retires the active key (of ``algorithm``; needed when several are active) and creates
+        its successor; returns the new verification method."""
         ...

@@ -29,6 +29,7 @@ from merito.errors import Conflict, InvalidKey, NotFound
 from merito.formats.did_key import create_did_key
 from merito.formats.multibase import b64url_encode
 from merito.proofs.keys import (
+    ALGORITHMS,
     PrivateKey,
     Signer,
     generate_key,
@@ -70,6 +71,18 @@ def _jwk_thumbprint(jwk: Mapping[str, str]) -> str:
     return b64url_encode(hashlib.sha256(canonical).digest())
 
 
+def _jose_algorithm(name: str) -> str:
+    """``EdDSA``, ``ES256`` or ``RS256`` for a JOSE name or a key type (``Ed25519``, ...)."""
+    if name in ALGORITHMS:
+        return name
+    for jose, key_type in ALGORITHMS.items():
+        if name == key_type:
+            return jose
+    raise InvalidKey(
+        f"unknown key algorithm {name!r}; use Ed25519, P-256 or RSA", property="algorithm"
+    )
+
+
 def _verification_method(key: PrivateKey, did: str | None) -> str:
     """did:key URL without ``did``; under a DID, the RFC 7638 thumbprint names the key."""
     if did is not None:
@@ -108,14 +121,16 @@ class KeyStore:
     # --- the port -------------------------------------------------------------------------
 
     def create_key(self, org_id: str, algorithm: str, *, did: str | None = None) -> str:
+        key = generate_key(algorithm)
         with self._sessions.begin() as session:
             self._require_org(session, org_id)
-            if self._active(session, org_id) is not None:
+            if self._active(session, org_id, key.algorithm):
                 raise Conflict(
-                    f"organisation {org_id!r} already has an active key; rotate it instead",
+                    f"organisation {org_id!r} already has an active {key.algorithm} key; "
+                    "rotate it instead",
                     property="org_id",
                 )
-            row = self._new_row(org_id, generate_key(algorithm), did)
+            row = self._new_row(org_id, key, did)
             session.add(row)
             with integrity_as_conflict():
                 session.flush()
@@ -162,17 +177,27 @@ class KeyStore:
             for row in rows
         ]
 
-    def rotate(self, org_id: str, *, did: str | None = None) -> str:
+    def rotate(self, org_id: str, *, did: str | None = None, algorithm: str | None = None) -> str:
+        wanted = None if algorithm is None else _jose_algorithm(algorithm)
         with self._sessions.begin() as session:
             self._require_org(session, org_id)
-            active = self._active(session, org_id)
-            if active is None:
+            actives = self._active(session, org_id, wanted)
+            if not actives:
+                which = "" if wanted is None else f" {wanted}"
                 raise NotFound(
-                    f"organisation {org_id!r} has no active key to rotate", property="org_id"
+                    f"organisation {org_id!r} has no active{which} key to rotate",
+                    property="org_id",
                 )
+            if len(actives) > 1:
+                raise InvalidKey(
+                    f"organisation {org_id!r} has active keys for "
+                    f"{', '.join(sorted(k.algorithm for k in actives))}: say which to rotate",
+                    property="algorithm",
+                )
+            active = actives[0]
             active.status = "retired"
             active.retired_at = self._clock.now()
-            # retire first: at most one active key per organisation (a partial unique index)
+            # retire first: one active key per organisation and algorithm (a partial unique index)
             with integrity_as_conflict():
                 session.flush()
             row = self._new_row(org_id, generate_key(active.algorithm), did)
@@ -230,12 +255,14 @@ class KeyStore:
         return key
 
     @staticmethod
-    def _active(session: Session, org_id: str) -> IssuerKeyRow | None:
-        return session.scalars(
-            select(IssuerKeyRow)
-            .where(IssuerKeyRow.org_id == org_id, IssuerKeyRow.status == "active")
-            .with_for_update()
-        ).one_or_none()
+    def _active(session: Session, org_id: str, algorithm: str | None) -> list[IssuerKeyRow]:
+        """The active keys of ``org_id`` (of ``algorithm``, a JOSE name, when given), locked."""
+        query = select(IssuerKeyRow).where(
+            IssuerKeyRow.org_id == org_id, IssuerKeyRow.status == "active"
+        )
+        if algorithm is not None:
+            query = query.where(IssuerKeyRow.algorithm == algorithm)
+        return list(session.scalars(query.order_by(IssuerKeyRow.algorithm).with_for_update()))
 
     @staticmethod
     def _require_org(session: Session, org_id: str) -> None:

@@ -110,6 +110,10 @@ class OrganisationRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # catalogue (migration 0003)
+    #: the issuer's OB 3.0 Profile fields beyond id and name (url, email, phone, description,
+    #: image, address), validated by ``merito.services.issuers``
+    profile: Mapped[dict[str, Any] | None]
 
 
 class UserRow(Base):
@@ -147,10 +151,12 @@ class IssuerKeyRow(Base):
         UniqueConstraint("org_id", "verification_method"),
         CheckConstraint(_one_of("status", KEY_STATUSES), name="status"),
         CheckConstraint("length(nonce) = 12", name="nonce_length"),
-        # at most one active key per organisation: rotation retires before it creates
+        # at most one active key per organisation and algorithm (migration 0003): rotation
+        # retires before it creates; Ed25519 for Data Integrity beside P-256/RSA for VC-JWT
         Index(
             "uq_issuer_keys_one_active",
             "org_id",
+            "algorithm",
             unique=True,
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
@@ -184,6 +190,17 @@ class AchievementRow(Base):
     current_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # catalogue (migration 0003)
+    #: the name of the draft, else of the published version (lists, search)
+    name: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
+    #: the editable OB 3.0 document (NULL: no pending changes to the published version)
+    draft_document: Mapped[dict[str, Any] | None]
+    #: Merito metadata of the draft (evidence requirements, hours, price): not in OB 3.0
+    draft_metadata: Mapped[dict[str, Any] | None]
+    #: Merito metadata of the published version
+    published_metadata: Mapped[dict[str, Any] | None]
+    published_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
 
 
 class AchievementVersionRow(Base):
