@@ -44,6 +44,7 @@ __all__ = [
     "MerkleProof2019",
     "MerkleProof2019Result",
     "PathStep",
+    "attach_proof",
     "batch_proofs",
     "blockcerts_root",
     "create_proof",
@@ -384,6 +385,31 @@ def create_proof(
         }
     )
     return proof
+
+
+def attach_proof(
+    document: Mapping[str, Any],
+    receipt: MerkleProof2019,
+    *,
+    verification_method: str,
+    created: datetime,
+    proof_id: str | None = None,
+) -> dict[str, Any]:
+    """A copy of ``document`` with the merkle proof *first* in its proof set.
+
+    First, because a Blockcerts verifier hashes a proof at position ``i`` together with the
+    proofs before it: in first place the receipt covers the credential without proofs (the
+    log's leaf), and the issuer's existing eddsa proof, which never covered it, still
+    verifies as a member of a proof set (VC DI 1.0 §4.5).
+    """
+    proof = create_proof(
+        receipt, verification_method=verification_method, created=created, proof_id=proof_id
+    )
+    existing = document.get("proof")
+    others = existing if isinstance(existing, list) else [] if existing is None else [existing]
+    secured = {k: v for k, v in document.items() if k != "proof"}
+    secured["proof"] = [proof, *others] if others else proof
+    return secured
 
 
 @dataclass(frozen=True, slots=True)
