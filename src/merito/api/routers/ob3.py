@@ -70,7 +70,8 @@ def status_info(status: int, description: str, *, code_minor: str | None = None)
         "imsx_codeMinor": {
             "imsx_codeMinorField": [
                 {
-                    "imsx_codeMinorFieldName": "sourcedId",
+                    # "the identity of the system that has produced the code minor status"
+                    "imsx_codeMinorFieldName": "merito",
                     "imsx_codeMinorFieldValue": code_minor or _CODE_MINOR.get(status, "unknown"),
                 }
             ]
