@@ -24,7 +24,9 @@ from merito.api.problems import (
 from merito.api.routers import meta, verify
 from merito.api.routers import oauth as oauth_routes
 from merito.api.routers import ob3 as ob3_routes
+from merito.api.routers import credentials as credential_routes
 from merito.api.routers import outbox as outbox_routes
+from merito.api.routers import status as status_routes
 from merito.api.schemas import Problem
 from merito.config import Settings, load_settings
 from merito.services.platform import Platform
@@ -62,6 +64,9 @@ def create_app(
     app.include_router(meta.router, prefix=API_PREFIX)
     app.include_router(verify.router, prefix=API_PREFIX)
     app.include_router(outbox_routes.router, prefix=API_PREFIX)
+    app.include_router(credential_routes.router, prefix=API_PREFIX)
+    app.include_router(credential_routes.public_router)
+    app.include_router(status_routes.router)
     app.include_router(oauth_routes.org_router, prefix=API_PREFIX)
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API

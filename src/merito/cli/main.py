@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merito import __version__, bootstrap
+from merito.cli import issuing as issuing_cli
 from merito.cli import serve, worker
 from merito.config import Settings, load_settings
 from merito.domain.verification import Outcome, VerificationReport
@@ -57,6 +58,7 @@ def _main(
 
 
 app.add_typer(keys_app, name="keys")
+app.add_typer(issuing_cli.app, name="credentials")
 app.command()(serve.serve)
 app.command()(worker.worker)
 

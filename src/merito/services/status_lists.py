@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from merito.errors import Conflict, InvalidInput, NotFound
 from merito.formats import status_list
-from merito.formats.ob3 import format_datetime
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
 from merito.services.platform import Platform, new_id
@@ -261,7 +260,8 @@ def _sign_list(
         issuer=signer.controller,
         encoded_list=status_list.encode_status_list(bits),
         status_purpose=purpose,
-        valid_from=format_datetime(now),
+        # no validFrom: a verifier whose clock is a second behind ours would refuse a list
+        # signed just now; the proof's ``created`` says when it was signed
         ttl=CACHE_SECONDS * 1000,  # §2.2: milliseconds
     )
     return data_integrity.sign(unsigned, signer=signer, cryptosuite="eddsa-rdfc-2022", created=now)
