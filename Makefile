@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 JS := tests/interop/js
+CHAIN := tests/chain
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test check lint typecheck layers unit services bench clean
@@ -20,6 +21,10 @@ $(BIN)/.installed: pyproject.toml
 $(JS)/node_modules/.installed: $(JS)/package-lock.json
 	@if command -v npm >/dev/null; then cd $(JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: interop tests with Digital Bazaar's JS stack will be skipped"; fi
+
+$(CHAIN)/node_modules/.installed: $(CHAIN)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(CHAIN) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the Ethereum anchor tests on a Hardhat node will be skipped"; fi
 
 demo: $(BIN)/.installed ## install and run the Merito demo
 	$(BIN)/merito demo
@@ -42,11 +47,11 @@ check: lint typecheck layers ## all static gates
 services: ## start the services the tests use (PostgreSQL), installing them if needed
 	@scripts/ensure-services.sh
 
-test: $(BIN)/.installed $(JS)/node_modules/.installed services check ## install everything and run every gate and test
+test: $(BIN)/.installed $(JS)/node_modules/.installed $(CHAIN)/node_modules/.installed services check ## install everything and run every gate and test
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.installed ## run the benchmarks (numbers, not pass/fail)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules $(CHAIN)/node_modules

@@ -1,0 +1,317 @@
+"""Ethereum anchor: a Merkle root in one transaction's data field, found again by its hash.
+
+The transaction sends 0 wei to a configured address with the 32-byte root as its ``data``
+(``input``): what Blockcerts' cert-issuer writes and cert-verifier-js reads back
+(``lookForTx``: the transaction input must equal the merkle root), so a Blockcerts verifier
+can check Merito's anchors. One transaction per sealed batch, whatever its size.
+
+Signing: with ``private_key`` the transaction is signed here (eth-account) and sent raw,
+so its hash is known before it is sent and a retry after a lost reply cannot pay twice;
+without it, ``from_address`` must be an account the node unlocks (Hardhat, eth-tester).
+
+Failure: every RPC call is retried with exponential back-off (``retries`` attempts,
+``backoff`` doubling up to ``max_backoff``), then ``AnchorError(transient=True)`` names the
+node and the call. Every wait is bounded (HTTP timeout per call, ``timeout`` for the
+confirmations): a dead chain delays an anchor, it never hangs a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import requests
+from eth_account import Account
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import (
+    ProviderConnectionError,
+    TransactionNotFound,
+    Web3RPCError,
+)
+
+from merito.domain.ports import AnchorReceipt
+from merito.errors import AnchorError, InvalidInput, NotFound
+
+__all__ = ["NETWORK_NAMES", "EthereumAnchor", "RetryPolicy", "blink_uri"]
+
+log = logging.getLogger("merito.anchors.ethereum")
+
+#: chain id -> the network names Blockcerts' Keymap uses (other chains: the number itself)
+NETWORK_NAMES: Final = {1: "mainnet", 3: "ropsten", 4: "rinkeby", 5: "goerli", 11155111: "sepolia"}
+_ROOT_SIZE: Final = 32
+_T = TypeVar("_T")
+
+# What "the node could not be reached or did not answer" looks like through web3.py's
+# HTTP provider: retry those; an RPC error reply (the node answered) is not retried.
+_TRANSIENT: Final = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ProviderConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def blink_uri(chain_id: int, transaction_id: str) -> str:
+    """``blink:eth:<network>:<0x tx>`` as Blockcerts' MerkleProof2019 anchors name it."""
+    return f"blink:eth:{NETWORK_NAMES.get(chain_id, str(chain_id))}:{transaction_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Exponential back-off: waits ``backoff * 2**i`` (capped) between ``retries`` attempts."""
+
+    retries: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 1 or self.backoff < 0 or self.max_backoff < self.backoff:
+            raise InvalidInput(
+                "retries must be >= 1 and 0 <= backoff <= max_backoff", property="retries"
+            )
+
+    def delays(self) -> list[float]:
+        """The waits between attempts (one fewer than ``retries``)."""
+        return [min(self.backoff * 2**i, self.max_backoff) for i in range(self.retries - 1)]
+
+
+class EthereumAnchor:
+    """The Anchor port on an Ethereum-compatible JSON-RPC node (web3.py).
+
+    Build it with :meth:`connect` for a URL, or hand it a ``Web3`` (tests: eth-tester's
+    in-process chain). ``sleep`` and ``monotonic`` are injectable so tests neither wait
+    nor depend on the wall clock.
+    """
+
+    def __init__(
+        self,
+        web3: Web3,
+        *,
+        to_address: str,
+        private_key: str | None = None,
+        from_address: str | None = None,
+        confirmations: int = 1,
+        timeout: float = 120.0,
+        poll_interval: float = 1.0,
+        retry: RetryPolicy | None = None,
+        node: str = "the Ethereum node",
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not Web3.is_address(to_address):
+            raise InvalidInput(
+                f"to_address {to_address!r} is not an address", property="to_address"
+            )
+        if confirmations < 1:
+            raise InvalidInput("confirmations must be at least 1", property="confirmations")
+        if timeout <= 0 or poll_interval <= 0:
+            raise InvalidInput("timeout and poll_interval must be positive", property="timeout")
+        self._account: Any = None
+        if private_key is not None:
+            try:
+                self._account = Account.from_key(private_key)
+            except (ValueError, TypeError) as e:
+                raise InvalidInput(
+                    "private_key is not a secp256k1 private key", property="private_key"
+                ) from e
+            sender = self._account.address
+        elif from_address is not None and Web3.is_address(from_address):
+            sender = Web3.to_checksum_address(from_address)
+        else:
+            raise InvalidInput(
+                "give private_key, or from_address of an account the node unlocks",
+                property="from_address",
+            )
+        self._w3 = web3
+        self._to = Web3.to_checksum_address(to_address)
+        self._sender: str = sender
+        self.confirmations = confirmations
+        self._timeout = timeout
+        self._poll = poll_interval
+        self._retry = retry or RetryPolicy()
+        self._node = node
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._chain_id: int | None = None
+
+    @classmethod
+    def connect(
+        cls, rpc_url: str, *, request_timeout: float = 10.0, **options: Any
+    ) -> EthereumAnchor:
+        """An anchor on the JSON-RPC node at ``rpc_url`` (HTTP), each call bounded in time."""
+        provider = Web3.HTTPProvider(
+            rpc_url,
+            request_kwargs={"timeout": request_timeout},
+            # our own back-off below; web3's retry middleware would multiply the attempts
+            exception_retry_configuration=None,
+        )
+        return cls(Web3(provider), node=rpc_url, **options)
+
+    @property
+    def sender(self) -> str:
+        return self._sender
+
+    # --- RPC with retries ----------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], _T]) -> _T:
+        delays = self._retry.delays()
+        for attempt in range(len(delays) + 1):
+            try:
+                return fn()
+            except _TRANSIENT as e:
+                if attempt == len(delays):
+                    raise AnchorError(
+                        f"{self._node} is unreachable: {what} failed {attempt + 1} times "
+                        f"({type(e).__name__})",
+                        transient=True,
+                        property="rpc_url",
+                    ) from e
+                log.warning("%s: %s failed (%s), retrying", self._node, what, e)
+                self._sleep(delays[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self._call("eth_chainId", lambda: self._w3.eth.chain_id))
+        return self._chain_id
+
+    # --- the Anchor port -----------------------------------------------------------------
+
+    def submit(self, root: bytes) -> str:
+        """Send the transaction carrying ``root``; return its hash (``0x`` hex) at once."""
+        if len(root) != _ROOT_SIZE:
+            raise InvalidInput(f"a root is {_ROOT_SIZE} bytes", property="root")
+        chain_id = self.chain_id()
+        tx: dict[str, Any] = {
+            "from": self._sender,
+            "to": self._to,
+            "value": 0,
+            "data": HexBytes(root),
+            "chainId": chain_id,
+        }
+        try:
+            tx["gas"] = self._call("eth_estimateGas", lambda: self._w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+            tx["gasPrice"] = self._call("eth_gasPrice", lambda: self._w3.eth.gas_price)
+            tx["nonce"] = self._call(
+                "eth_getTransactionCount",
+                lambda: self._w3.eth.get_transaction_count(self._sender, "pending"),  # type: ignore[arg-type]
+            )
+            if self._account is None:
+                sent = self._call(
+                    "eth_sendTransaction",
+                    lambda: self._w3.eth.send_transaction(tx),  # type: ignore[arg-type]
+                )
+                return HexBytes(sent).to_0x_hex()
+            signed = self._account.sign_transaction({k: v for k, v in tx.items() if k != "from"})
+            tx_hash = HexBytes(signed.hash).to_0x_hex()
+            self._call("eth_sendRawTransaction", lambda: self._send_raw(signed.raw_transaction))
+            return tx_hash
+        except Web3RPCError as e:
+            raise AnchorError(
+                f"{self._node} refused the anchor transaction: {e}", transient=False
+            ) from e
+
+    def _send_raw(self, raw: bytes) -> None:
+        try:
+            self._w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as e:
+            # A retry after a lost reply: the node already has this exact transaction.
+            if "already known" in str(e).lower() or "nonce too low" in str(e).lower():
+                return
+            raise
+
+    def wait(self, transaction_id: str) -> AnchorReceipt:
+        """Poll until the transaction has ``confirmations`` blocks; bounded by ``timeout``."""
+        deadline = self._monotonic() + self._timeout
+        while True:
+            receipt = self._receipt(transaction_id)
+            if receipt is not None and receipt.confirmations >= self.confirmations:
+                return receipt
+            if self._monotonic() >= deadline:
+                got = "not mined" if receipt is None else f"{receipt.confirmations} confirmations"
+                raise AnchorError(
+                    f"transaction {transaction_id} has {got} after {self._timeout:g} s "
+                    f"(want {self.confirmations})",
+                    transient=True,
+                    property="confirmations",
+                )
+            self._sleep(self._poll)
+
+    def anchor(self, root: bytes) -> AnchorReceipt:
+        """Write ``root`` and wait for the configured confirmations."""
+        receipt = self.wait(self.submit(root))
+        if receipt.root != root:  # the node mined something else under that hash
+            raise AnchorError(
+                f"transaction {receipt.transaction_id} does not carry the root", transient=False
+            )
+        return receipt
+
+    def _receipt(self, transaction_id: str) -> AnchorReceipt | None:
+        try:
+            mined = self._call(
+                "eth_getTransactionReceipt",
+                lambda: self._w3.eth.get_transaction_receipt(transaction_id),  # type: ignore[arg-type]
+            )
+        except TransactionNotFound:
+            return None
+        if mined["status"] != 1:
+            raise AnchorError(
+                f"anchor transaction {transaction_id} failed on chain (status 0)",
+                transient=False,
+            )
+        return self._read(transaction_id, int(mined["blockNumber"]))
+
+    def _read(self, transaction_id: str, block_number: int | None) -> AnchorReceipt:
+        tx = self._call(
+            "eth_getTransactionByHash",
+            lambda: self._w3.eth.get_transaction(transaction_id),  # type: ignore[arg-type]
+        )
+        head = self._call("eth_blockNumber", lambda: self._w3.eth.block_number)
+        confirmations = 0 if block_number is None else max(0, head - block_number + 1)
+        return AnchorReceipt(
+            root=bytes(HexBytes(tx["input"])),
+            transaction_id=HexBytes(tx["hash"]).to_0x_hex(),
+            anchor_uri=blink_uri(self.chain_id(), HexBytes(tx["hash"]).to_0x_hex()),
+            block_number=block_number,
+            confirmations=confirmations,
+        )
+
+    def lookup(self, transaction_id: str) -> AnchorReceipt:
+        """The root transaction ``transaction_id`` carries (NotFound if the chain lacks it)."""
+        _check_tx_id(transaction_id)
+        try:
+            receipt = self._receipt(transaction_id)
+        except AnchorError as e:
+            if e.transient:
+                raise
+            raise NotFound(  # a failed transaction anchors nothing
+                f"transaction {transaction_id} failed: it anchors nothing",
+                property="transaction_id",
+            ) from e
+        if receipt is not None:
+            return receipt
+        try:
+            return self._read(transaction_id, None)  # pending: known, not mined
+        except TransactionNotFound:
+            raise NotFound(
+                f"no transaction {transaction_id} on this chain", property="transaction_id"
+            ) from None
+
+    def check(self, transaction_id: str, root: bytes) -> bool:
+        """True when ``transaction_id`` carries ``root`` with enough confirmations."""
+        try:
+            receipt = self.lookup(transaction_id)
+        except NotFound:
+            return False
+        return receipt.root == root and receipt.confirmations >= self.confirmations
+
+
+def _check_tx_id(transaction_id: str) -> None:
+    text = transaction_id[2:] if transaction_id.startswith("0x") else ""
+    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise InvalidInput("transaction_id must be 0x and 64 hex digits", property="transaction_id")
