@@ -212,16 +212,24 @@ def resolve_access_token(platform: Platform, token: str, *, ip: str | None) -> A
     """
     if not token.startswith(ACCESS_TOKEN_PREFIX):
         return None
+    # columns, not ORM entities: this runs on every API request that carries a token
     with platform.reading() as session:
-        found = session.execute(
-            select(OAuthTokenRow, OAuthClientRow.revoked_at)
+        row = session.execute(
+            select(
+                OAuthTokenRow.id,
+                OAuthTokenRow.user_id,
+                OAuthTokenRow.org_id,
+                OAuthTokenRow.scope,
+                OAuthTokenRow.expires_at,
+                OAuthTokenRow.revoked_at,
+                OAuthClientRow.revoked_at.label("client_revoked_at"),
+            )
             .join(OAuthClientRow, OAuthClientRow.id == OAuthTokenRow.client_id)
             .where(OAuthTokenRow.token_hash == _digest(token), OAuthTokenRow.kind == "access")
         ).first()
-    if found is None:
+    if row is None:
         raise Unauthenticated("the access token is not recognised", property="access_token")
-    row, client_revoked_at = found
-    if row.revoked_at is not None or client_revoked_at is not None:
+    if row.revoked_at is not None or row.client_revoked_at is not None:
         raise Unauthenticated("the access token was revoked", property="access_token")
     if row.expires_at <= platform.clock.now():
         raise Unauthenticated("the access token has expired", property="access_token")
