@@ -159,6 +159,8 @@ def upsert_credential(
     with the same ``id`` was replaced.
     """
     user_id = require_scope(actor, SCOPE_CREDENTIAL_UPSERT)
+    # default: the platform's clock and (SSRF-guarded) fetcher, so did:web issuers resolve
+    # and status lists are checked; without a fetcher the status is a warning, not a failure
     options = options or VerifyOptions(clock=platform.clock, fetcher=platform.fetcher)
     report = verify(
         credential if isinstance(credential, str) else dict(credential), options=options

@@ -29,7 +29,6 @@ from merito.errors import (
 )
 from merito.services import oauth, ob3_host
 from merito.services.platform import Actor, Platform
-from merito.verification import VerifyOptions
 
 __all__ = ["OB3_PREFIX", "discovery_document", "router"]
 
@@ -633,7 +632,6 @@ async def upsert_credential(request: Request, platform: PlatformDep) -> Response
     body = await _body(request, settings.max_document_bytes)
     if body is None:
         return _failure(413, f"the body is over the {settings.max_document_bytes}-byte limit")
-    options_factory: Callable[[], VerifyOptions] = request.app.state.verify_options_factory
     credential: dict[str, Any] | str
     try:
         if media_type == "text/plain":
@@ -647,9 +645,9 @@ async def upsert_credential(request: Request, platform: PlatformDep) -> Response
         return _failure(400, message)
 
     def call(actor: Actor) -> Response:
-        result = ob3_host.upsert_credential(
-            platform, actor, credential=credential, options=options_factory()
-        )
+        # the service's verifier uses the platform's (SSRF-guarded) fetcher: a host must
+        # resolve did:web issuers and check status lists of what it is asked to keep
+        result = ob3_host.upsert_credential(platform, actor, credential=credential)
         status = 201 if result.created else 200
         if isinstance(credential, str):
             return Response(credential, status_code=status, media_type="text/plain")
