@@ -355,3 +355,21 @@ def test_client_credentials_are_bound_to_their_organisation(harness: Harness) ->
         headers=cookie,
     )
     assert bad.status_code == 422
+
+
+def test_the_login_form_never_redirects_elsewhere(harness: Harness) -> None:
+    for next_url in ("https://evil.example/", "//evil.example/oauth/authorize?x", "/admin"):
+        response = harness.client.post(
+            "/oauth/login",
+            data={"email": "a@example.org", "password": "pw", "next": next_url},
+        )
+        assert response.status_code == 400
+        assert "location" not in response.headers
+    # a wrong password (or a server without password login yet) shows the form again
+    response = harness.client.post(
+        "/oauth/login",
+        data={"email": "nobody@example.org", "password": "pw", "next": "/oauth/authorize?a=b"},
+    )
+    assert response.status_code in (400, 401)
+    assert "location" not in response.headers
+    assert 'name="next" value="/oauth/authorize?a=b"' in response.text
