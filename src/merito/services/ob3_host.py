@@ -125,7 +125,12 @@ def get_credentials(
         rows = session.scalars(
             select(Ob3CredentialRow)
             .where(*conditions)
-            .order_by(Ob3CredentialRow.issued_at, Ob3CredentialRow.created_at, Ob3CredentialRow.id)
+            # NULLS LAST spelled out: SQLite and PostgreSQL disagree on the default
+            .order_by(
+                Ob3CredentialRow.issued_at.asc().nulls_last(),
+                Ob3CredentialRow.created_at,
+                Ob3CredentialRow.id,
+            )
             .limit(size)
             .offset(offset)
         ).all()
