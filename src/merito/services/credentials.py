@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from merito.domain.achievements import Achievement, Profile
@@ -56,6 +56,7 @@ from merito.services.platform import (
 from merito.storage.tables import (
     AchievementVersionRow,
     AuditLogRow,
+    Base,
     CredentialRow,
     OrganisationRow,
     OutboxRow,
@@ -259,12 +260,17 @@ class _Signed:
     document: dict[str, Any]
     jwt: str | None
     leaf_sha256: str
+    #: the notification's OutgoingEmail fields, and the SHA-256 of its claim token
+    email: dict[str, Any] | None = None
+    claim_token_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _SigningBatch:
     issued_at: datetime
     proof_format: str
+    #: email recipients are notified (a claim link) when set: (issuer name, base URL, dev)
+    notify: tuple[str, str, bool] | None
     #: achievement version id -> its OB 3.0 Achievement JSON
     achievements: dict[str, dict[str, Any]]
     jobs: tuple[_SigningJob, ...]
@@ -307,8 +313,39 @@ def _sign_batch(
         )
         unsigned = {k: v for k, v in issued.document.items() if k != "proof"}
         leaf = hashlib.sha256(jcs.canonicalize(unsigned)).hexdigest()
-        out.append(_Signed(job.row_id, issued.document, issued.jwt, leaf))
+        email = token_hash = None
+        if batch.notify is not None and _is_email(job.recipient):
+            email, token_hash = _notification(
+                job, achievement_name=achievement.name or "Achievement", notify=batch.notify
+            )
+        out.append(_Signed(job.row_id, issued.document, issued.jwt, leaf, email, token_hash))
     return out
+
+
+def _notification(
+    job: _SigningJob, *, achievement_name: str, notify: tuple[str, str, bool]
+) -> tuple[dict[str, Any], str]:
+    """The credential_issued email with a fresh claim link; only the token's hash is kept."""
+    issuer_name, base_url, dev = notify
+    token = secrets.token_urlsafe(32)
+    email = notifications.credential_issued_email(
+        recipient_email=job.recipient,
+        learner_name=None,
+        achievement_name=achievement_name,
+        issuer_name=issuer_name,
+        claim_url=base_url.rstrip("/") + f"/claim/{token}",
+        credential_url=job.credential_id,
+        dev=dev,
+    )
+    payload = {
+        "to": email.to,
+        "subject": email.subject,
+        "text": email.text,
+        "html": email.html,
+        "headers": dict(email.headers),
+        "idempotency_key": email.idempotency_key,
+    }
+    return payload, hashlib.sha256(token.encode()).hexdigest()
 
 
 class _SigningPool:
@@ -522,12 +559,10 @@ class _Pending:
     details: dict[str, Any]
 
 
-def _claim_url(platform: Platform, token: str) -> str:
-    return platform.url(f"/claim/{token}")
-
-
-def _is_dev(platform: Platform) -> bool:
-    return urlsplit(platform.base_url).scheme == "http"
+def _notify_with(platform: Platform, issuer: _Issuer) -> tuple[str, str, bool]:
+    """What the pure step needs to write the email: an http base URL is a development one
+    (``check_link`` then allows http, to this machine only)."""
+    return issuer.name, platform.base_url, urlsplit(platform.base_url).scheme == "http"
 
 
 def _store(
@@ -539,7 +574,6 @@ def _store(
     items: Sequence[_Pending],
     issued_at: datetime,
     proof_format: str,
-    notify: bool,
 ) -> None:
     """Credential rows, claim links, audit entries and outbox messages, in bulk inserts."""
     if not items:
@@ -548,7 +582,6 @@ def _store(
     claims: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
-    dev = _is_dev(platform)
     for item in items:
         job, signed = item.job, item.signed
         credentials.append(
@@ -590,40 +623,23 @@ def _store(
                 },
             }
         )
-        if notify and _is_email(job.recipient):
-            token = secrets.token_urlsafe(32)
+        if signed.email is not None and signed.claim_token_hash is not None:
             claims.append(
                 {
                     "id": new_id(),
                     "org_id": issuer.org_id,
                     "credential_row_id": job.row_id,
-                    "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                    "token_hash": signed.claim_token_hash,
                     "created_at": issued_at,
                     "claimed_at": None,
                 }
-            )
-            email = notifications.credential_issued_email(
-                recipient_email=job.recipient,
-                learner_name=None,
-                achievement_name=item.achievement.name,
-                issuer_name=issuer.name,
-                claim_url=_claim_url(platform, token),
-                credential_url=job.credential_id,
-                dev=dev,
             )
             messages.append(
                 _message(
                     issuer.org_id,
                     "email.credential_issued",
-                    {
-                        "to": email.to,
-                        "subject": email.subject,
-                        "text": email.text,
-                        "html": email.html,
-                        "headers": dict(email.headers),
-                        "idempotency_key": email.idempotency_key,
-                    },
-                    email.idempotency_key,
+                    signed.email,
+                    signed.email["idempotency_key"],
                 )
             )
         messages.append(
@@ -657,11 +673,16 @@ def _store(
                 f"ledger.leaf:{job.row_id}",
             )
         )
-    session.execute(insert(CredentialRow), credentials)
+    # Core executemany (insertmanyvalues on PostgreSQL): no ORM unit of work per row
+    session.execute(insert(_table(CredentialRow)), credentials)
     if claims:
-        session.execute(insert(CredentialClaimRow), claims)
-    session.execute(insert(AuditLogRow), audits)
-    session.execute(insert(OutboxRow), messages)
+        session.execute(insert(_table(CredentialClaimRow)), claims)
+    session.execute(insert(_table(AuditLogRow)), audits)
+    session.execute(insert(_table(OutboxRow)), messages)
+
+
+def _table(model: type[Base]) -> Table:
+    return model.metadata.tables[model.__tablename__]
 
 
 def _message(org_id: str, topic: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -807,6 +828,7 @@ def _issue_in(
     batch = _SigningBatch(
         issued_at=now,
         proof_format=proof_format,
+        notify=_notify_with(platform, issuer) if notify else None,
         achievements={achievement.version_row_id: achievement.document},
         jobs=(job,),
     )
@@ -819,7 +841,6 @@ def _issue_in(
         items=[_Pending(job, signed, achievement, slot, idempotency_key, details)],
         issued_at=now,
         proof_format=proof_format,
-        notify=notify,
     )
     session.flush()
     return _load(session, platform, org_id=org_id, credential_id=row_id)
@@ -1453,7 +1474,6 @@ def iter_bulk(
             issuer=issuer,
             batch=batch,
             proof_format=proof_format,
-            notify=notify,
             org_id=org_id,
         )
         for result in results:
@@ -1481,6 +1501,7 @@ def iter_bulk(
                     default_achievement_id=default_achievement_id,
                     status_purpose=status_purpose,
                     proof_format=proof_format,
+                    notify_with=_notify_with(platform, issuer) if notify else None,
                     achievements=achievements,
                     pool=pool,
                 )
@@ -1504,6 +1525,7 @@ def _prepare(
     default_achievement_id: str | None,
     status_purpose: str,
     proof_format: str,
+    notify_with: tuple[str, str, bool] | None,
     achievements: dict[str, _AchievementRef | MeritoError],
     pool: _SigningPool,
 ) -> _Prepared:
@@ -1625,7 +1647,11 @@ def _prepare(
     if jobs:
         prepared.wait = pool.submit(
             _SigningBatch(
-                issued_at=now, proof_format=proof_format, achievements=documents, jobs=tuple(jobs)
+                issued_at=now,
+                proof_format=proof_format,
+                notify=notify_with,
+                achievements=documents,
+                jobs=tuple(jobs),
             )
         )
     return prepared
@@ -1651,7 +1677,6 @@ def _commit(
     issuer: _Issuer,
     batch: _Prepared,
     proof_format: str,
-    notify: bool,
     org_id: str,
 ) -> list[BulkRowResult]:
     """Writes a signed batch in one transaction; returns its rows' results in file order."""
@@ -1677,7 +1702,6 @@ def _commit(
                     items=[i for _, i in keep],
                     issued_at=batch.issued_at,
                     proof_format=proof_format,
-                    notify=notify,
                 )
             break
         except Conflict as e:
