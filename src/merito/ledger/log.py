@@ -31,7 +31,7 @@ from merito.ledger.merkle import (
     verify_consistency,
 )
 from merito.ledger.sth import SignedTreeHead, sign_tree_head, timestamp_ms, verify_tree_head
-from merito.proofs.keys import PrivateKey, PublicKey
+from merito.proofs.keys import PrivateKey, PublicKey, Signer
 
 __all__ = [
     "MAX_ENTRIES_PER_REQUEST",
@@ -130,7 +130,9 @@ class InclusionProof:
 class TransparencyLog:
     """An RFC 9162-style log: append, seal, prove. ``key`` is needed only to seal."""
 
-    def __init__(self, store: LogStore, *, log_id: str, key: PrivateKey | None = None) -> None:
+    def __init__(
+        self, store: LogStore, *, log_id: str, key: PrivateKey | Signer | None = None
+    ) -> None:
         self._store = store
         self.log_id = log_id
         self._key = key

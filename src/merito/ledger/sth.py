@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from merito.errors import InvalidInput, InvalidKey
 from merito.ledger.merkle import HASH_SIZE
-from merito.proofs.keys import PrivateKey, PublicKey
+from merito.proofs.keys import PrivateKey, PublicKey, Signer
 
 __all__ = [
     "STH_CONTEXT",
@@ -155,9 +155,11 @@ def _b64(document: Mapping[str, Any], name: str) -> bytes:
 
 
 def sign_tree_head(
-    *, log_id: str, tree_size: int, timestamp: int, root_hash: bytes, key: PrivateKey
+    *, log_id: str, tree_size: int, timestamp: int, root_hash: bytes, key: PrivateKey | Signer
 ) -> SignedTreeHead:
-    """Sign a tree head with the log's Ed25519 key (``merito.proofs.keys``)."""
+    """Sign a tree head with the log's Ed25519 key (a ``merito.proofs.keys`` key or Signer)."""
+    if isinstance(key, Signer):
+        key = key.key
     if key.algorithm != "EdDSA":
         raise InvalidKey(
             f"a log key must be Ed25519 (EdDSA), got {key.algorithm}", property="log_key"

@@ -25,7 +25,7 @@ from merito.ledger.sth import (
     tree_head_bytes,
     verify_tree_head,
 )
-from merito.proofs.keys import generate_key
+from merito.proofs.keys import Signer, generate_key
 
 KEY = generate_key("Ed25519", seed=bytes(range(32)))
 OTHER_KEY = generate_key("Ed25519", seed=bytes(32))
@@ -53,6 +53,14 @@ def test_sign_and_verify_a_tree_head_and_its_json_round_trip() -> None:
     assert verify_tree_head(head, KEY.public_key)
     assert not verify_tree_head(head, OTHER_KEY.public_key)
     assert head.issued_at == T0
+    by_signer = sign_tree_head(
+        log_id="log",
+        tree_size=2,
+        timestamp=timestamp_ms(T0),
+        root_hash=EMPTY_ROOT,
+        key=Signer(key=KEY, verification_method="did:web:merito.test#log"),
+    )
+    assert by_signer == head  # Ed25519 is deterministic
     parsed = SignedTreeHead.from_json(head.to_json())
     assert parsed == head
     assert head.to_json()["sha256_root_hash"] == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="

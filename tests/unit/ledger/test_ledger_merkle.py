@@ -221,38 +221,53 @@ def test_root_equals_the_rfc_recursion(leaves: list[bytes]) -> None:
         assert compact.root == tree.root_at(i + 1)
 
 
-@settings(max_examples=40, deadline=None)
-@given(leaves=leaf_lists, data=st.data())
+@settings(max_examples=30, deadline=None)
+@given(leaves=leaf_lists, bit=st.integers(0, 255))
 def test_every_inclusion_proof_verifies_and_any_bit_flip_fails(
-    leaves: list[bytes], data: st.DataObject
+    leaves: list[bytes], bit: int
 ) -> None:
+    """For a tree of n leaves and every size m <= n, every leaf's proof; then mutations."""
     tree = MerkleTree.from_leaves(leaves)
-    n = data.draw(st.integers(1, len(leaves)), label="tree_size")
-    root = tree.root_at(n)
-    for m in range(n):
-        proof = tree.inclusion_proof(m, n)
-        assert proof == MerkleTree.from_leaves(leaves[:n]).inclusion_proof(m)
-        h = tree.leaf_hash(m)
-        assert verify_inclusion(leaf_hash=h, leaf_index=m, tree_size=n, proof=proof, root=root)
-        bit = data.draw(st.integers(0, 255), label="bit")
-        assert not verify_inclusion(
-            leaf_hash=_flip(h, bit), leaf_index=m, tree_size=n, proof=proof, root=root
-        )
-        assert not verify_inclusion(
-            leaf_hash=h, leaf_index=m, tree_size=n, proof=proof, root=_flip(root, bit)
-        )
-        for j in range(len(proof)):
-            bad = [*proof[:j], _flip(proof[j], bit), *proof[j + 1 :]]
+    for m in range(1, tree.size + 1):
+        root = tree.root_at(m)
+        for i in range(m):
+            proof = tree.inclusion_proof(i, m)
+            h = tree.leaf_hash(i)
+            assert verify_inclusion(leaf_hash=h, leaf_index=i, tree_size=m, proof=proof, root=root)
             assert not verify_inclusion(
-                leaf_hash=h, leaf_index=m, tree_size=n, proof=bad, root=root
+                leaf_hash=_flip(h, bit), leaf_index=i, tree_size=m, proof=proof, root=root
             )
-        if proof:
             assert not verify_inclusion(
-                leaf_hash=h, leaf_index=m, tree_size=n, proof=proof[:-1], root=root
+                leaf_hash=h, leaf_index=i, tree_size=m, proof=proof, root=_flip(root, bit)
             )
-        assert not verify_inclusion(
-            leaf_hash=h, leaf_index=m, tree_size=n, proof=[*proof, root], root=root
-        )
+            for j in range(len(proof)):
+                bad = [*proof[:j], _flip(proof[j], bit), *proof[j + 1 :]]
+                assert not verify_inclusion(
+                    leaf_hash=h, leaf_index=i, tree_size=m, proof=bad, root=root
+                )
+            if proof:
+                assert not verify_inclusion(
+                    leaf_hash=h, leaf_index=i, tree_size=m, proof=proof[:-1], root=root
+                )
+            assert not verify_inclusion(
+                leaf_hash=h, leaf_index=i, tree_size=m, proof=[*proof, root], root=root
+            )
+            if m > 1:  # the same proof does not vouch for another position
+                other = (i + 1) % m
+                assert (
+                    not verify_inclusion(
+                        leaf_hash=h, leaf_index=other, tree_size=m, proof=proof, root=root
+                    )
+                    or tree.leaf_hash(other) == h
+                )
+
+
+def test_full_tree_proofs_equal_the_rfc_path_of_every_prefix() -> None:
+    tree = MerkleTree.from_leaves([bytes([i]) for i in range(37)])
+    for m in range(1, 38):
+        prefix = MerkleTree.from_leaves([bytes([i]) for i in range(m)])
+        for i in range(m):
+            assert tree.inclusion_proof(i, m) == prefix.inclusion_proof(i)
 
 
 @settings(max_examples=40, deadline=None)
