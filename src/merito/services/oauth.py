@@ -1151,9 +1151,8 @@ def revoke_token(
     token = form.get("token")
     if not token:
         raise OAuthError("invalid_request", "the request has no token", property="token")
-    hint = form.get("token_type_hint")
-    if hint is not None and hint not in ("access_token", "refresh_token"):
-        raise OAuthError("unsupported_token_type", f"token_type_hint {hint!r} is not supported")
+    # token_type_hint is only an optimisation (§2.1: the server MAY ignore it): one lookup by
+    # hash finds either kind, so an unknown or wrong hint changes nothing
     now = platform.clock.now()
     with platform.transaction() as session:
         client = _authenticate_client(session, form, authorization)
