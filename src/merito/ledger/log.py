@@ -136,6 +136,7 @@ class TransparencyLog:
         self._store = store
         self.log_id = log_id
         self._key = key
+        self._tree_cache: MerkleTree | None = None
 
     @property
     def store(self) -> LogStore:
@@ -204,7 +205,17 @@ class TransparencyLog:
         return tree_size
 
     def _tree(self, size: int) -> MerkleTree:
-        return MerkleTree([leaf_hash(e) for e in self._store.entries(0, size)])
+        """A tree over at least the first ``size`` entries, extended from the cached one.
+
+        Entries are read once per log object, so proofs cost O(log n) hashes after the
+        first; a fresh object (a monitor, a restarted worker) re-reads the store.
+        """
+        tree = self._tree_cache
+        if tree is None:
+            tree = self._tree_cache = MerkleTree([])
+        if tree.size < size:
+            tree.extend([leaf_hash(e) for e in self._store.entries(tree.size, size)])
+        return tree
 
     def entries(self, start: int, end: int) -> list[bytes]:
         """Entries ``[start, end]`` inclusive, as RFC 6962 §4.6 ``get-entries`` (capped)."""
@@ -226,7 +237,7 @@ class TransparencyLog:
             raise NotFound(
                 f"no entry with this leaf hash in the tree of size {size}", property="leaf_hash"
             )
-        path = self._tree(size).inclusion_proof(index)
+        path = self._tree(size).inclusion_proof(index, size)
         return InclusionProof(
             leaf_index=index, tree_size=size, leaf_hash=leaf_hash, audit_path=tuple(path)
         )
@@ -238,7 +249,7 @@ class TransparencyLog:
             raise InvalidInput(
                 f"first_size {first_size} must be between 0 and {second}", property="first_size"
             )
-        return self._tree(second).consistency_proof(first_size)
+        return self._tree(second).consistency_proof(first_size, second)
 
 
 MonitorProblem = Literal[

@@ -133,6 +133,30 @@ class MerkleTree:
             levels.append(level)
         self._levels = levels
 
+    def extend(self, leaf_hashes: Sequence[bytes]) -> None:
+        """Append leaf hashes, rehashing only the right edge of each level."""
+        for h in leaf_hashes:
+            if len(h) != HASH_SIZE:
+                raise InvalidInput(
+                    f"leaf_hashes must be {HASH_SIZE}-byte hashes", property="leaf_hashes"
+                )
+        if not leaf_hashes:
+            return
+        levels = self._levels
+        changed = len(levels[0])  # the first index whose subtree hash may change
+        levels[0].extend(leaf_hashes)
+        depth = 0
+        while len(levels[depth]) > 1:
+            parent = changed >> 1
+            if depth + 1 == len(levels):
+                levels.append([])
+            above = levels[depth + 1]
+            del above[parent:]
+            # from an even index, so pairs line up; a new unpaired last node is promoted
+            above.extend(_next_level(levels[depth][parent << 1 :]))
+            changed = parent
+            depth += 1
+
     @classmethod
     def from_leaves(cls, leaves: Iterable[bytes]) -> MerkleTree:
         """A tree over the leaf inputs (each hashed with the 0x00 prefix)."""

@@ -158,6 +158,25 @@ def test_seal_with_a_limit_and_consistency_across_batches() -> None:
         )
         assert result.ok, result.detail
     assert check_entries(head=c, entries=log.entries(0, 9), public_key=KEY.public_key).ok
+    # proofs at an older size still come from the grown (cached) tree
+    early = log.inclusion_proof(leaf_hash(bytes([2])), tree_size=4)
+    assert verify_inclusion(
+        leaf_hash=early.leaf_hash,
+        leaf_index=1,
+        tree_size=4,
+        proof=early.audit_path,
+        root=a.root_hash,
+    )
+    log.append([b"11"])
+    d = log.seal(now=T0)
+    late = log.inclusion_proof(leaf_hash(b"11"))
+    assert verify_inclusion(
+        leaf_hash=late.leaf_hash,
+        leaf_index=10,
+        tree_size=11,
+        proof=late.audit_path,
+        root=d.root_hash,
+    )
 
 
 def test_log_refuses_bad_requests() -> None:

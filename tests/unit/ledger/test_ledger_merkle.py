@@ -331,3 +331,24 @@ def test_a_rewritten_prefix_breaks_consistency(leaves: list[bytes], data: st.Dat
         second_root=rewritten.root,
         proof=rewritten.consistency_proof(first),
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(leaves=leaf_lists, cuts=st.lists(st.integers(0, 70), max_size=6))
+def test_extending_a_tree_in_chunks_equals_building_it_at_once(
+    leaves: list[bytes], cuts: list[int]
+) -> None:
+    hashes = [leaf_hash(x) for x in leaves]
+    tree = MerkleTree([])
+    start = 0
+    for cut in sorted(c % (len(hashes) + 1) for c in cuts):
+        tree.extend(hashes[start:cut] if cut > start else [])
+        start = max(start, cut)
+        assert tree.size == start
+        assert tree.root == root_of(leaves[:start])
+    tree.extend(hashes[start:])
+    whole = MerkleTree(hashes)
+    assert tree._levels == whole._levels
+    assert [tree.inclusion_proof(i) for i in range(tree.size)] == [
+        whole.inclusion_proof(i) for i in range(whole.size)
+    ]
