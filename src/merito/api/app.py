@@ -21,10 +21,12 @@ from merito.api.problems import (
     InternalErrorMiddleware,
     install_problem_handlers,
 )
+from merito.api.routers import achievements as achievement_routes
+from merito.api.routers import credentials as credential_routes
+from merito.api.routers import issuers as issuer_routes
 from merito.api.routers import meta, verify
 from merito.api.routers import oauth as oauth_routes
 from merito.api.routers import ob3 as ob3_routes
-from merito.api.routers import credentials as credential_routes
 from merito.api.routers import outbox as outbox_routes
 from merito.api.routers import status as status_routes
 from merito.api.schemas import Problem
@@ -67,6 +69,10 @@ def create_app(
     app.include_router(credential_routes.router, prefix=API_PREFIX)
     app.include_router(credential_routes.public_router)
     app.include_router(status_routes.router)
+    app.include_router(issuer_routes.router, prefix=API_PREFIX)
+    app.include_router(issuer_routes.public_router)  # /orgs/{slug}/did.json, /profile
+    app.include_router(achievement_routes.router, prefix=API_PREFIX)
+    app.include_router(achievement_routes.public_router)  # /achievements/{id}, /images/{sha}
     app.include_router(oauth_routes.org_router, prefix=API_PREFIX)
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API
