@@ -352,3 +352,29 @@ def test_hardhat_node_with_an_unlocked_account(hardhat: str) -> None:
     assert found.block_number == receipt.block_number
     with pytest.raises(NotFound):
         anchor.lookup("0x" + "34" * 32)
+
+
+class LostReplyProvider(Web3.HTTPProvider):
+    """The node gets the first raw transaction, but its reply is lost on the way back."""
+
+    lost = 1
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        response = super().make_request(method, params)
+        if method == "eth_sendRawTransaction" and self.lost:
+            self.lost -= 1
+            raise requests.exceptions.ConnectionError("connection reset: reply lost")
+        return response
+
+
+@pytest.mark.slow
+def test_hardhat_retry_after_a_lost_reply_pays_once(hardhat: str) -> None:
+    key = _hardhat_key()
+    provider = LostReplyProvider(hardhat, exception_retry_configuration=None)
+    anchor = EthereumAnchor(Web3(provider), to_address=DEAD, private_key=key, retry=FAST)
+    nonce_before = int(_rpc(hardhat, "eth_getTransactionCount", [anchor.sender, "latest"]), 16)
+    receipt = anchor.anchor(b"\x07" * 32)
+    assert provider.lost == 0
+    nonce_after = int(_rpc(hardhat, "eth_getTransactionCount", [anchor.sender, "latest"]), 16)
+    assert nonce_after == nonce_before + 1  # one transaction, though it was sent twice
+    assert anchor.check(receipt.transaction_id, b"\x07" * 32)

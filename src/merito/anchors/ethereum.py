@@ -209,21 +209,33 @@ class EthereumAnchor:
                 return HexBytes(sent).to_0x_hex()
             signed = self._account.sign_transaction({k: v for k, v in tx.items() if k != "from"})
             tx_hash = HexBytes(signed.hash).to_0x_hex()
-            self._call("eth_sendRawTransaction", lambda: self._send_raw(signed.raw_transaction))
+            self._call(
+                "eth_sendRawTransaction", lambda: self._send_raw(signed.raw_transaction, tx_hash)
+            )
             return tx_hash
         except Web3RPCError as e:
             raise AnchorError(
                 f"{self._node} refused the anchor transaction: {e}", transient=False
             ) from e
 
-    def _send_raw(self, raw: bytes) -> None:
+    def _send_raw(self, raw: bytes, tx_hash: str) -> None:
         try:
             self._w3.eth.send_raw_transaction(raw)
         except Web3RPCError as e:
-            # A retry after a lost reply: the node already has this exact transaction.
-            if "already known" in str(e).lower() or "nonce too low" in str(e).lower():
-                return
-            raise
+            text = str(e).lower()
+            if "already known" not in text and "nonce too low" not in text:
+                raise
+            # A retry after a lost reply, if the node has this very transaction; otherwise
+            # another transaction took the nonce: transient, the next attempt takes a new one.
+            try:
+                self._w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                raise AnchorError(
+                    f"{self._node}: the nonce was taken by another transaction of "
+                    f"{self._sender}; anchor again",
+                    transient=True,
+                    property="nonce",
+                ) from e
 
     def wait(self, transaction_id: str) -> AnchorReceipt:
         """Poll until the transaction has ``confirmations`` blocks; bounded by ``timeout``."""
