@@ -602,3 +602,29 @@ def test_server_metadata_names_every_endpoint() -> None:
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert set(oauth.OB3_SCOPES) <= set(metadata["scopes_supported"])
     assert metadata["issuer"] == "https://merito.test"
+
+
+def test_users_see_and_revoke_their_grants(
+    platform: Platform,
+    wallet: oauth.RegisteredClient,
+    learner: Actor,
+    seed_org: Callable[..., SeededOrg],
+) -> None:
+    code, verifier = authorize_code(platform, wallet, learner)
+    tokens = redeem(platform, wallet, code, verifier)
+    [grant] = oauth.list_user_grants(platform, learner)
+    assert (grant.client_id, grant.client_name, grant.scope) == (
+        wallet.client_id,
+        "Example Wallet",
+        READ,
+    )
+    other = seed_org().actor
+    assert oauth.list_user_grants(platform, other) == []
+    with pytest.raises(NotFound):
+        oauth.revoke_user_grant(platform, other, grant_id=grant.grant_id)
+    oauth.revoke_user_grant(platform, learner, grant_id=grant.grant_id)
+    assert oauth.list_user_grants(platform, learner) == []
+    with pytest.raises(Unauthenticated):
+        oauth.resolve_access_token(platform, tokens["access_token"], ip=None)
+    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    assert token_error(platform, refresh, basic(wallet)) == "invalid_grant"

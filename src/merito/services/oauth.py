@@ -62,6 +62,7 @@ __all__ = [
     "AuthorizationRequestError",
     "ClientInfo",
     "ConsentPrompt",
+    "GrantInfo",
     "OAuthError",
     "RegisteredClient",
     "ServerEndpoints",
@@ -69,11 +70,13 @@ __all__ = [
     "decide_consent",
     "exchange_token",
     "list_org_clients",
+    "list_user_grants",
     "prepare_consent",
     "register_client",
     "register_org_client",
     "resolve_access_token",
     "revoke_token",
+    "revoke_user_grant",
     "server_metadata",
 ]
 
@@ -684,7 +687,7 @@ class ConsentPrompt:
 
 def _require_user(actor: Actor) -> str:
     if actor.kind != "user" or actor.user_id is None:
-        raise Unauthenticated("log in to authorize an application", property="session")
+        raise Unauthenticated("this needs a logged-in user (a web session)", property="session")
     return actor.user_id
 
 
@@ -1173,6 +1176,79 @@ def revoke_token(
             target=client.id,
             at=now,
             details={"kind": row.kind, "grant_id": row.grant_id},
+        )
+
+
+# --- the user's view: which applications may act for them --------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantInfo:
+    """One application's live access to a user's account (an approved consent)."""
+
+    grant_id: str
+    client_id: str
+    client_name: str
+    scope: str
+    granted_at: datetime
+    #: when the last of its tokens expires unless refreshed
+    expires_at: datetime
+
+
+def list_user_grants(platform: Platform, actor: Actor) -> list[GrantInfo]:
+    """The applications holding live tokens for the logged-in user, newest first."""
+    user_id = _require_user(actor)
+    now = platform.clock.now()
+    with platform.reading() as session:
+        rows = session.execute(
+            select(OAuthTokenRow, OAuthClientRow.client_name)
+            .join(OAuthClientRow, OAuthClientRow.id == OAuthTokenRow.client_id)
+            .where(
+                OAuthTokenRow.user_id == user_id,
+                OAuthTokenRow.revoked_at.is_(None),
+                OAuthTokenRow.expires_at > now,
+                OAuthClientRow.revoked_at.is_(None),
+            )
+            .order_by(OAuthTokenRow.created_at)
+        ).all()
+    grants: dict[str, GrantInfo] = {}
+    for token, client_name in rows:
+        seen = grants.get(token.grant_id)
+        grants[token.grant_id] = GrantInfo(
+            grant_id=token.grant_id,
+            client_id=token.client_id,
+            client_name=client_name,
+            scope=token.scope if seen is None else seen.scope,
+            granted_at=token.created_at if seen is None else seen.granted_at,
+            expires_at=token.expires_at if seen is None else max(seen.expires_at, token.expires_at),
+        )
+    return sorted(grants.values(), key=lambda g: g.granted_at, reverse=True)
+
+
+def revoke_user_grant(platform: Platform, actor: Actor, *, grant_id: str) -> None:
+    """Withdraws an application's access: every token of the grant stops working.
+
+    Another user's grant (or an unknown id) is NotFound.
+    """
+    user_id = _require_user(actor)
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        owned = session.scalar(
+            select(OAuthTokenRow.client_id)
+            .where(OAuthTokenRow.grant_id == grant_id, OAuthTokenRow.user_id == user_id)
+            .limit(1)
+        )
+        if owned is None:
+            raise NotFound(f"no access {grant_id!r} was granted by you", property="grant_id")
+        revoked = _revoke_grant(session, grant_id, now)
+        audit(
+            session,
+            actor,
+            action="oauth.grant.revoke",
+            org_id=None,
+            target=owned,
+            at=now,
+            details={"grant_id": grant_id, "reason": "revoked by the user", "tokens": revoked},
         )
 
 

@@ -373,3 +373,29 @@ def test_the_login_form_never_redirects_elsewhere(harness: Harness) -> None:
     assert response.status_code in (400, 401)
     assert "location" not in response.headers
     assert 'name="next" value="/oauth/authorize?a=b"' in response.text
+
+
+def test_a_user_revokes_an_application(harness: Harness) -> None:
+    user_id, _ = seed_user(harness.platform)
+    _, tokens = tokens_for(harness, user_id)
+    cookie = {"cookie": f"{SESSION_COOKIE}={harness.login(user_id)}"}
+    listed = harness.client.get("/api/v1/me/oauth-grants", headers=cookie)
+    assert listed.status_code == 200, listed.text
+    [grant] = listed.json()["grants"]
+    assert grant["client_name"] == "Example Client Application"
+    revoked = harness.client.request(
+        "DELETE", f"/api/v1/me/oauth-grants/{grant['grant_id']}", headers=cookie
+    )
+    assert revoked.status_code == 204
+    assert harness.client.get("/ims/ob/v3p0/profile", headers=bearer(tokens)).status_code == 401
+    again = harness.client.request(
+        "DELETE", f"/api/v1/me/oauth-grants/{grant['grant_id']}", headers=cookie
+    )
+    assert again.status_code == 204  # its tokens are still the user's: revoking is idempotent
+    stranger_id, _ = seed_user(harness.platform)
+    stranger = {"cookie": f"{SESSION_COOKIE}={harness.login(stranger_id)}"}
+    not_theirs = harness.client.request(
+        "DELETE", f"/api/v1/me/oauth-grants/{grant['grant_id']}", headers=stranger
+    )
+    assert not_theirs.status_code == 404
+    assert not_theirs.headers["content-type"] == "application/problem+json"

@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 import urllib.parse
+from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
@@ -522,3 +523,53 @@ def list_org_clients(org_id: str, actor: CurrentActor, platform: PlatformDep) ->
             for c in clients
         ]
     )
+
+
+# --- the user's connected applications (Merito API, problem JSON) ---------------------------
+
+
+class GrantOut(BaseModel):
+    grant_id: str
+    client_id: str
+    client_name: str
+    scope: str
+    granted_at: datetime
+    expires_at: datetime
+
+
+class GrantList(BaseModel):
+    grants: list[GrantOut]
+
+
+@org_router.get(
+    "/me/oauth-grants",
+    response_model=GrantList,
+    summary="Applications with access to my account",
+)
+def list_my_grants(actor: CurrentActor, platform: PlatformDep) -> GrantList:
+    """The applications holding live OAuth tokens for the logged-in user."""
+    grants = oauth.list_user_grants(platform, actor)
+    return GrantList(
+        grants=[
+            GrantOut(
+                grant_id=g.grant_id,
+                client_id=g.client_id,
+                client_name=g.client_name,
+                scope=g.scope,
+                granted_at=g.granted_at,
+                expires_at=g.expires_at,
+            )
+            for g in grants
+        ]
+    )
+
+
+@org_router.delete(
+    "/me/oauth-grants/{grant_id}",
+    status_code=204,
+    summary="Revoke an application's access to my account",
+)
+def revoke_my_grant(grant_id: str, actor: CurrentActor, platform: PlatformDep) -> Response:
+    """Every access and refresh token of the grant stops working at once."""
+    oauth.revoke_user_grant(platform, actor, grant_id=grant_id)
+    return Response(status_code=204)
