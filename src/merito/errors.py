@@ -9,6 +9,7 @@
     ├── Conflict
     ├── Unauthenticated           no (valid) credentials were presented: log in or send a token
     ├── PermissionDenied
+    ├── RateLimited               too many attempts: wait ``retry_after`` seconds (API: 429)
     ├── ProofError                signing/verification could not proceed (carries a DI problem code)
     ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
     ├── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
@@ -71,6 +72,16 @@ class Unauthenticated(MeritoError):
 
 class PermissionDenied(MeritoError):
     code = "permission-denied"
+
+
+class RateLimited(MeritoError):
+    """Too many attempts (e.g. logins for one email from one address): retry later."""
+
+    code = "rate-limited"
+
+    def __init__(self, message: str, *, retry_after: float, property: str | None = None) -> None:
+        super().__init__(message, property=property)
+        self.retry_after = retry_after
 
 
 class ProofError(MeritoError):

@@ -21,6 +21,7 @@ from merito.api.problems import (
     InternalErrorMiddleware,
     install_problem_handlers,
 )
+from merito.api.routers import accounts as account_routes
 from merito.api.routers import achievements as achievement_routes
 from merito.api.routers import credentials as credential_routes
 from merito.api.routers import issuers as issuer_routes
@@ -65,6 +66,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(meta.router, prefix=API_PREFIX)
     app.include_router(verify.router, prefix=API_PREFIX)
+    app.include_router(account_routes.router, prefix=API_PREFIX)
     app.include_router(outbox_routes.router, prefix=API_PREFIX)
     app.include_router(credential_routes.router, prefix=API_PREFIX)
     app.include_router(credential_routes.public_router)

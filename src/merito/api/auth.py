@@ -2,7 +2,8 @@
 
 Routers depend on ``current_actor`` (401 problem without valid credentials) or
 ``optional_actor`` (public pages that show more to members). The resolution itself lives in
-``merito.services.accounts``; this module only reads the request.
+``merito.services.accounts`` (API keys, web sessions with their CSRF check, and OAuth access
+tokens through ``merito.services.oauth``); this module only reads the request.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from merito.services.platform import Actor, Platform
 SESSION_COOKIE = "merito_session"
 
 
-def _client_ip(request: Request) -> str | None:
+def client_ip(request: Request) -> str | None:
+    """The peer address (recorded in the audit log). Behind a proxy, run uvicorn with
+    ``--proxy-headers`` so this is the client's, not the proxy's."""
     return request.client.host if request.client else None
 
 
@@ -41,7 +44,7 @@ def optional_actor(
         session_token=cookie,
         method=request.method,
         csrf_token=request.headers.get("x-csrf-token"),
-        ip=_client_ip(request),
+        ip=client_ip(request),
     )
 
 

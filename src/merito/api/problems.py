@@ -15,6 +15,7 @@ from __future__ import annotations
 import http
 import json
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any, Final
@@ -36,6 +37,7 @@ from merito.errors import (
     NotFound,
     PermissionDenied,
     ProofError,
+    RateLimited,
     Unauthenticated,
 )
 
@@ -60,6 +62,7 @@ STATUS_BY_ERROR: Final[tuple[tuple[type[MeritoError], int], ...]] = (
     (Conflict, 409),
     (Unauthenticated, 401),
     (PermissionDenied, 403),
+    (RateLimited, 429),
     (ProofError, 422),
     (DocumentLoaderError, 422),
     # a fetch is of a URL the caller's document named (status list, did:web): refusing it (SSRF
@@ -144,12 +147,19 @@ def merito_problem(error: MeritoError, *, instance: str) -> Response:
         extensions["errors"] = [{"property": error.property, "detail": error.message}]
     if isinstance(error, ProofError):
         extensions["problem"] = error.problem  # the Data Integrity code (VC DI 1.0 §3.4)
+    headers: dict[str, str] = {}
+    if isinstance(error, Unauthenticated):
+        # RFC 9110 §11.6.1: a 401 names the scheme to use (RFC 6750 §3 for Bearer tokens)
+        headers["WWW-Authenticate"] = 'Bearer realm="merito"'
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))  # RFC 9110 §10.2.3
     return problem_response(
         status=status,
         detail=error.message,
         instance=instance,
         type_=PROBLEM_TYPE_PREFIX + error.code,
         title=error.code.replace("-", " ").capitalize(),
+        headers=headers or None,
         **extensions,
     )
 
