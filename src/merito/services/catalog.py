@@ -573,11 +573,11 @@ def create_achievement(
     """A new draft; name, description and criteria are required (OB 3.0 §B.1.1)."""
     achievement_id = new_id()
     url = achievement_url(platform, achievement_id)
-    given = {k: v for k, v in _as_fields(fields).items() if v is not None}
-    document, metadata = _validated(given, url=url, image=None)
     now = platform.clock.now()
     with platform.transaction() as session:
         authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        given = {k: v for k, v in _as_fields(fields).items() if v is not None}
+        document, metadata = _validated(given, url=url, image=None)
         row = AchievementRow(
             id=achievement_id,
             org_id=org_id,
@@ -611,10 +611,10 @@ def update_achievement(
     fields: AchievementFields | Mapping[str, Any],
 ) -> AchievementView:
     """Changes the draft (making one from the published version if there is none)."""
-    changes = _as_fields(fields)
     now = platform.clock.now()
     with platform.transaction() as session:
         authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        changes = _as_fields(fields)
         row = _locked(session, org_id=org_id, achievement_id=achievement_id)
         if row.status == "archived":
             raise Conflict(
@@ -900,12 +900,11 @@ def upload_image(
     caption: str | None = None,
 ) -> AchievementView:
     """Sets the draft's image to ``data`` (PNG or SVG, at most ``MAX_IMAGE_BYTES``)."""
-    if caption is not None and (not caption.strip() or len(caption) > 500):
-        raise InvalidInput("caption must be 1..500 characters", property="caption")
-    inspect_image(data, max_bytes=MAX_IMAGE_BYTES)  # refuse before opening a transaction
     now = platform.clock.now()
     with platform.transaction() as session:
         authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        if caption is not None and (not caption.strip() or len(caption) > 500):
+            raise InvalidInput("caption must be 1..500 characters", property="caption")
         row = _locked(session, org_id=org_id, achievement_id=achievement_id)
         if row.status == "archived":
             raise Conflict(f"achievement {achievement_id!r} is archived", property="status")

@@ -321,9 +321,9 @@ def update_profile(
 ) -> dict[str, Any]:
     """Replaces the Profile's members with ``fields`` (PUT: a member left out is cleared;
     ``name`` left out keeps the organisation's name). Returns the new Profile."""
-    name, stored = _validated_profile(fields)
     with platform.transaction() as session:
         authorize(session, actor, org_id, Permission.PROFILE_WRITE)
+        name, stored = _validated_profile(fields)
         org = org_or_404(session, org_id)
         before = dict(org.profile or {})
         if name is not None:
