@@ -1,8 +1,10 @@
-"""The offline demo: a demo issuer key, sample credentials in every proof format, and their
-verification reports, including a tampered, an expired and a revoked credential.
+"""The demos: ``seed_demo`` fills a database with a demo issuer through the services
+(``merito demo``); ``run_demo`` needs no database (``merito demo --offline``).
 
-Everything runs in memory; the status list is served by an in-memory fetcher, so the demo
-shows the revocation check without a network.
+The offline demo makes a demo issuer key, sample credentials in every proof format and their
+verification reports, including a tampered, an expired and a revoked credential; everything
+runs in memory, and an in-memory fetcher serves the status list, so it shows the revocation
+check without a network.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from typing import Any, Final
 
 from merito.domain.ports import FetchResponse, FixedClock
 from merito.domain.verification import VerificationReport
-from merito.errors import FetchError
+from merito.errors import Conflict, FetchError
 from merito.formats import status_list
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
 from merito.proofs.resolution import VerificationMethodResolver
+from merito.services import accounts, catalog, credentials, issuers
+from merito.services.accounts import User
+from merito.services.credentials import CredentialRecord
 from merito.services.issuing import IssuedCredential, issue_credential, parse_achievement
 from merito.services.keyfiles import new_signer
+from merito.services.platform import Actor, Permission, Platform
 from merito.verification import VerifyOptions, verify
 
 ISSUER_NAME: Final = "Merito Demo Academy"
@@ -157,3 +163,232 @@ def run_demo(*, now: datetime, seed: bytes | None = None) -> DemoRun:
         for title, slug, cred, doc in presented
     )
     return DemoRun(issuer_did=signer.controller, cases=cases, status_list=status_doc)
+
+
+# --- the seeded demo (`merito demo`): a whole issuer programme, through the services -------------
+
+DEMO_ORG_SLUG: Final = "example-academy"
+DEMO_ORG_NAME: Final = "Example Academy"
+DEMO_OWNER_EMAIL: Final = "demo@merito.test"
+DEMO_API_KEY_NAME: Final = "demo"
+#: the learners: each also gets an account (same password as the owner) to try the learner side
+DEMO_LEARNERS: Final[tuple[str, ...]] = (
+    "ada@merito.test",
+    "grace@merito.test",
+    "alan@merito.test",
+    "katherine@merito.test",
+    "linus@merito.test",
+)
+_ESCO: Final = "http://data.europa.eu/esco/skill/"
+DEMO_ACHIEVEMENTS: Final[tuple[dict[str, Any], ...]] = (
+    {
+        "name": "Data Analysis with Python",
+        "description": "Cleans, analyses and visualises tabular data with pandas and matplotlib.",
+        "achievementType": "Competency",
+        "criteria": {"narrative": "Passed a graded analysis project reviewed against the rubric."},
+        "alignment": [
+            {
+                "targetName": "Python (computer programming)",
+                "targetUrl": _ESCO + "ccd0a1d9-afda-43d9-b901-96344886e14d",
+                "targetFramework": "ESCO",
+                "targetType": "ext:ESCOSkill",
+            },
+            {
+                "targetName": "perform data analysis",
+                "targetUrl": _ESCO + "1a0c4f5c-6a2f-4e8e-b4e6-7d1e1b5f0c01",
+                "targetFramework": "ESCO",
+                "targetType": "ext:ESCOSkill",
+            },
+        ],
+        "hours": 40,
+        "tag": ["data", "python"],
+    },
+    {
+        "name": "SQL Fundamentals",
+        "description": "Writes correct SELECT, JOIN and aggregate queries on relational data.",
+        "achievementType": "Badge",
+        "criteria": {"narrative": "Scored at least 80% on the proctored SQL exam."},
+        "alignment": [
+            {
+                "targetName": "SQL",
+                "targetUrl": _ESCO + "598de5b0-5b58-4ea7-8058-a4bc4d18c742",
+                "targetFramework": "ESCO",
+                "targetType": "ext:ESCOSkill",
+            }
+        ],
+        "hours": 12,
+    },
+    {
+        "name": "Accessible Web Design",
+        "description": "Builds web pages that meet WCAG 2.2 level AA.",
+        "achievementType": "MicroCredential",
+        "criteria": {"narrative": "Delivered an audited site with no WCAG 2.2 AA failures."},
+        "alignment": [
+            {
+                "targetName": "Web Content Accessibility Guidelines 2.2, level AA",
+                "targetUrl": "https://www.w3.org/TR/WCAG22/",
+                "targetFramework": "W3C WCAG",
+                "targetCode": "WCAG22-AA",
+                "targetType": "ext:Standard",
+            }
+        ],
+        "hours": 24,
+        "price": {"amount": "149.00", "currency": "EUR"},
+    },
+)
+#: (achievement, learner, proof format) of each demo credential, by position
+DEMO_CREDENTIALS: Final[tuple[tuple[int, int, str], ...]] = (
+    (0, 0, "eddsa-rdfc-2022"),
+    (1, 0, "eddsa-jcs-2022"),
+    (2, 0, "vc-jwt"),
+    (0, 1, "eddsa-rdfc-2022"),
+    (1, 1, "vc-jwt"),
+    (0, 2, "eddsa-jcs-2022"),
+    (2, 2, "eddsa-rdfc-2022"),
+    (1, 3, "eddsa-rdfc-2022"),
+    (2, 3, "eddsa-jcs-2022"),
+    (1, 4, "vc-jwt"),
+)
+#: the position of the credential the demo revokes
+DEMO_REVOKED: Final = 9
+DEMO_REVOCATION_REASON: Final = "Issued to the wrong learner (demo)"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAchievement:
+    id: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSeed:
+    """What ``seed_demo`` left in the database (the same on every run)."""
+
+    org_id: str
+    org_slug: str
+    owner_email: str
+    owner_user_id: str
+    issuer_did: str
+    achievements: tuple[DemoAchievement, ...]
+    learners: tuple[str, ...]
+    credentials: tuple[CredentialRecord, ...]
+    revoked: CredentialRecord
+    #: the demo API key, only on the run that created it (it is shown once)
+    api_key: str | None
+    #: False when everything already existed (nothing was written)
+    created: bool
+
+
+def _demo_user(platform: Platform, *, email: str, password: str) -> tuple[User, bool]:
+    try:
+        return accounts.create_user(
+            platform, Actor.system("demo"), email=email, password=password
+        ), True
+    except Conflict:
+        # seeded before: the password proves it is the demo's own account
+        return accounts.login(platform, email=email, password=password, ip=None).user, False
+
+
+def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
+    """Seeds (or finds) the demo issuer through the services: its owner, organisation and
+    profile, three published achievements, five learners and ten credentials in the three
+    proof formats, one of them revoked. Running it again changes nothing.
+
+    The first credential notifies its learner by email (through the outbox), so the demo
+    shows one notification; the others are issued quietly.
+    """
+    owner, created = _demo_user(platform, email=DEMO_OWNER_EMAIL, password=password)
+    actor = Actor(kind="user", id=owner.id, user_id=owner.id)
+    org = next(
+        (o for o in accounts.list_my_organisations(platform, actor) if o.slug == DEMO_ORG_SLUG),
+        None,
+    )
+    if org is None:
+        org = accounts.create_organisation(
+            platform, actor, slug=DEMO_ORG_SLUG, name=DEMO_ORG_NAME, kind="issuer"
+        )
+        issuers.update_profile(
+            platform,
+            actor,
+            org_id=org.id,
+            fields=issuers.ProfileFields(
+                name=DEMO_ORG_NAME,
+                url="https://academy.example.org/",
+                email="badges@academy.example.org",
+                description="A fictional school that issues Open Badges 3.0 with Merito.",
+            ),
+        )
+        created = True
+    api_key: str | None = None
+    if not any(
+        k.name == DEMO_API_KEY_NAME for k in accounts.list_api_keys(platform, actor, org.id)
+    ):
+        api_key = accounts.create_api_key(
+            platform,
+            actor,
+            org_id=org.id,
+            name=DEMO_API_KEY_NAME,
+            scopes=[p.value for p in Permission if p is not Permission.ORG_DELETE],
+        ).secret
+        created = True
+
+    existing = {a.name: a for a in catalog.list_achievements(platform, actor, org_id=org.id)}
+    achievements: list[DemoAchievement] = []
+    for fields in DEMO_ACHIEVEMENTS:
+        view = existing.get(fields["name"])
+        if view is None:
+            view = catalog.create_achievement(platform, actor, org_id=org.id, fields=fields)
+            created = True
+        if view.status != "published":
+            view = catalog.publish_achievement(
+                platform, actor, org_id=org.id, achievement_id=view.id
+            )
+            created = True
+        achievements.append(DemoAchievement(id=view.id, name=view.name, url=view.url))
+
+    for email in DEMO_LEARNERS:
+        try:
+            accounts.create_user(platform, Actor.system("demo"), email=email, password=password)
+            created = True
+        except Conflict:
+            pass  # seeded before
+
+    records: list[CredentialRecord] = []
+    for n, (achievement, learner, proof_format) in enumerate(DEMO_CREDENTIALS, start=1):
+        record = credentials.issue_credential(
+            platform,
+            actor,
+            org_id=org.id,
+            achievement_id=achievements[achievement].id,
+            recipient=DEMO_LEARNERS[learner],
+            proof_format=proof_format,
+            idempotency_key=f"demo-credential-{n}",
+            notify=n == 1,
+        )
+        created = created or record.created
+        records.append(record)
+    revoked = records[DEMO_REVOKED]
+    if revoked.state != "revoked":
+        revoked = credentials.revoke(
+            platform,
+            actor,
+            org_id=org.id,
+            credential_id=revoked.id,
+            reason=DEMO_REVOCATION_REASON,
+        )
+        records[DEMO_REVOKED] = revoked
+        created = True
+    return DemoSeed(
+        org_id=org.id,
+        org_slug=org.slug,
+        owner_email=owner.email,
+        owner_user_id=owner.id,
+        issuer_did=issuers.signer_for(platform, org.id).controller,
+        achievements=tuple(achievements),
+        learners=DEMO_LEARNERS,
+        credentials=tuple(records),
+        revoked=revoked,
+        api_key=api_key,
+        created=created,
+    )
