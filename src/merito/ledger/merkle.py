@@ -275,28 +275,48 @@ def root_from_inclusion_proof(
     r = leaf_hash  # step 3
     sha = _sha256
     for p in proof:  # step 4
-        if sn == 0 or len(p) != HASH_SIZE:
-            return None  # 4a (and a malformed element)
+        if not sn:
+            return None  # 4a
         if fn & 1 or fn == sn:  # 4b
             r = sha(b"\x01" + p + r).digest()
-            while not fn & 1 and fn != 0:
+            while not fn & 1 and fn:
                 fn >>= 1
                 sn >>= 1
         else:
             r = sha(b"\x01" + r + p).digest()
         fn >>= 1  # 4c
         sn >>= 1
-    return r if sn == 0 else None  # step 5, first half
+    return None if sn else r  # step 5, first half
 
 
 def verify_inclusion(
     *, leaf_hash: bytes, leaf_index: int, tree_size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """RFC 9162 §2.1.3.2: does ``proof`` show ``leaf_hash`` at ``leaf_index`` under ``root``?"""
-    computed = root_from_inclusion_proof(
-        leaf_hash=leaf_hash, leaf_index=leaf_index, tree_size=tree_size, proof=proof
-    )
-    return computed is not None and computed == root
+    """RFC 9162 §2.1.3.2: does ``proof`` show ``leaf_hash`` at ``leaf_index`` under ``root``?
+
+    The loop of :func:`root_from_inclusion_proof`, inlined: this is the verifier's hot path.
+    Proof elements are not length-checked one by one: an element that is not 32 bytes
+    changes the length of the hashed input, so it can only reach ``root`` through a
+    SHA-256 collision.
+    """
+    if not 0 <= leaf_index < tree_size or len(leaf_hash) != HASH_SIZE:
+        return False  # step 1
+    fn, sn = leaf_index, tree_size - 1  # step 2
+    r = leaf_hash  # step 3
+    sha = _sha256
+    for p in proof:  # step 4
+        if not sn:
+            return False  # 4a
+        if fn & 1 or fn == sn:  # 4b
+            r = sha(b"\x01" + p + r).digest()
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = sha(b"\x01" + r + p).digest()
+        fn >>= 1  # 4c
+        sn >>= 1
+    return not sn and r == root  # step 5
 
 
 def verify_consistency(

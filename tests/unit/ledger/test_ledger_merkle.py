@@ -352,3 +352,36 @@ def test_extending_a_tree_in_chunks_equals_building_it_at_once(
     assert [tree.inclusion_proof(i) for i in range(tree.size)] == [
         whole.inclusion_proof(i) for i in range(whole.size)
     ]
+
+
+@pytest.mark.parametrize("vector", VECTORS["inclusion_proofs"], ids=lambda v: str(v)[:40])
+def test_transparency_dev_corrupted_inclusion_probes_fail(vector: dict[str, object]) -> None:
+    """The probes of transparency-dev/merkle's ``corruptInclusionProof``."""
+    index, size = int(vector["leaf_index"]), int(vector["tree_size"])  # type: ignore[call-overload]
+    proof = _hashes(vector["proof"])  # type: ignore[arg-type]
+    root, h = ROOTS[size], leaf_hash(LEAVES[index])
+    some = bytes.fromhex("abacaba000000000000000000000000000000000000000000060061e00123456")
+    probes = [
+        (index - 1, size, root, h, proof),
+        (index + 1, size, root, h, proof),
+        (index ^ 2, size, root, h, proof),
+        (index, size * 2, root, h, proof),
+        (index, size // 2, root, h, proof),
+        (index, size, root, b"WrongLeaf", proof),
+        (index, size, EMPTY_ROOT, h, proof),
+        (index, size, some, h, proof),
+        (index, size, root, h, [*proof, b""]),
+        (index, size, root, h, [*proof, root]),
+        (index, size, root, h, [b"", *proof]),
+        (index, size, root, h, [root, *proof]),
+        (index, size, root, h, proof[:-1]),
+        (index, size, root, h, [proof[0], some, *proof[1:]]),
+    ]
+    for i in range(len(proof)):
+        wrong = list(proof)
+        wrong[i] = bytes([wrong[i][0] ^ 8]) + wrong[i][1:]
+        probes.append((index, size, root, h, wrong))
+    for leaf_index, tree_size, root_hash, leaf, path in probes:
+        assert not verify_inclusion(
+            leaf_hash=leaf, leaf_index=leaf_index, tree_size=tree_size, proof=path, root=root_hash
+        ), (leaf_index, tree_size)
