@@ -72,6 +72,10 @@ def _sign_for(seconds: float) -> int:
     return count
 
 
+def _warm() -> None:
+    _sign_for(0.0)  # imports and first-use caches before anything is timed
+
+
 def bare_rates(seconds: float, cores: int) -> tuple[float, float]:
     signer = keyfiles.new_signer("ed25519", seed=b"\x02" * 32)
     credential = typical_credential(signer.controller)
@@ -82,8 +86,8 @@ def bare_rates(seconds: float, cores: int) -> tuple[float, float]:
         seconds=seconds,
     )
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
-        list(pool.map(_sign_for, [0.2] * cores))  # start and warm the workers
+    with ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_warm) as pool:
+        list(pool.map(_sign_for, [0.2] * cores))  # start every worker
         start = time.perf_counter()
         counts = list(pool.map(_sign_for, [seconds] * cores))
         elapsed = time.perf_counter() - start
@@ -114,6 +118,31 @@ def _seed(platform: Platform) -> tuple[str, str]:
     return org_id, achievement_id
 
 
+def _descendants_peak_mb() -> float:
+    """The largest peak RSS (VmHWM) among this process's descendants (the signing workers
+    are children of the forkserver, so RUSAGE_CHILDREN does not see them)."""
+    parents: dict[int, int] = {}
+    peaks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(entry.name)] = int(fields.get("PPid", "0").strip() or 0)
+        peaks[int(entry.name)] = int(fields.get("VmHWM", "0 kB").split()[0] or 0)
+    me, best = os.getpid(), 0
+    for pid in parents:
+        ancestor = parents.get(pid, 0)
+        while ancestor not in (0, 1, me):
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == me:
+            best = max(best, peaks.get(pid, 0))
+    return best / 1024
+
+
 def run_case(url: str, *, rows: int, workers: int, batch: int) -> dict[str, Any]:
     engine = create_engine_for(url)
     migrate(engine)
@@ -135,6 +164,12 @@ def run_case(url: str, *, rows: int, workers: int, batch: int) -> dict[str, Any]
                 f.write(f"learner{n}@example.org,{achievement_id}\n")
         actor = credentials.operator_actor("benchmark")
         issued = 0
+        worker_peak = 0.0
+
+        def sample(_progress: credentials.BulkProgress) -> None:
+            nonlocal worker_peak
+            worker_peak = max(worker_peak, _descendants_peak_mb())
+
         start = time.perf_counter()
         with csv_path.open(encoding="utf-8", newline="") as source:
             for result in credentials.iter_bulk(
@@ -145,6 +180,7 @@ def run_case(url: str, *, rows: int, workers: int, batch: int) -> dict[str, Any]
                 job_key="benchmark",
                 batch_size=batch,
                 workers=workers,
+                progress=sample,
             ):
                 if result.outcome != "issued":
                     raise SystemExit(f"row {result.row}: {result.outcome} {result.reason}")
@@ -156,7 +192,7 @@ def run_case(url: str, *, rows: int, workers: int, batch: int) -> dict[str, Any]
         "seconds": elapsed,
         "rate": issued / elapsed,
         "parent_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "worker_rss_mb": worker_peak,
     }
 
 

@@ -114,6 +114,8 @@ MAX_FIELD_LENGTH: Final = 2000
 #: the longest bulk line read (a longer one is rejected, not held in memory)
 MAX_LINE_CHARS: Final = 64 * 1024
 MAX_PAGE_SIZE: Final = 200
+#: batches signing ahead of the one being written (bounds memory: depth x batch documents)
+_PIPELINE_DEPTH: Final = 2
 
 
 # --- values handed to adapters -----------------------------------------------------------------
@@ -453,9 +455,14 @@ def _recipient(value: Any) -> str:
     if email:
         text = text.lower()
     try:
-        issuing.recipient_of(text, salt="0")
-        if email:  # it must also be an address the mailer accepts
+        if email:
+            # the rules of issuing.recipient_of, and an address the mailer accepts
+            local, _, domain = text.partition("@")
+            if not local or "." not in domain:
+                raise InvalidInput("not an email address")
             OutgoingEmail(to=text, subject="-", text="", idempotency_key="-")
+        else:
+            issuing.recipient_of(text)
     except InvalidInput:
         what = "a valid email address" if email else "an email address, a DID or a URL"
         raise InvalidInput(f"recipient {text!r} is not {what}", property="recipient") from None
@@ -1506,8 +1513,8 @@ def iter_bulk(
                     pool=pool,
                 )
             )
-            # keep one batch signing while the one before it is written
-            while len(inflight) > 1:
+            # keep the signers busy: later batches sign while an earlier one is written
+            while len(inflight) > _PIPELINE_DEPTH:
                 yield from commit(inflight.popleft())
         while inflight:
             yield from commit(inflight.popleft())
