@@ -399,3 +399,24 @@ def test_a_user_revokes_an_application(harness: Harness) -> None:
     )
     assert not_theirs.status_code == 404
     assert not_theirs.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}, {"origin": "null"}],
+)
+def test_forms_posted_from_another_site_are_refused(
+    harness: Harness, headers: dict[str, str]
+) -> None:
+    for path in ("/oauth/login", "/oauth/authorize/decision"):
+        response = harness.client.post(
+            path, data={"next": "/oauth/authorize?a=b", "consent_token": "x"}, headers=headers
+        )
+        assert response.status_code == 403
+        assert "location" not in response.headers
+    same = harness.client.post(
+        "/oauth/login",
+        data={"email": "a@example.org", "password": "pw", "next": "/oauth/authorize?a=b"},
+        headers={"origin": "https://merito.test", "sec-fetch-site": "same-origin"},
+    )
+    assert same.status_code in (400, 401)  # checked, not refused as cross-site

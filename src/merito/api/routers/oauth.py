@@ -361,6 +361,8 @@ def authorize(request: Request, platform: PlatformDep, user: SessionUser) -> Res
 @router.post(DECISION_PATH)
 async def decide(request: Request, platform: PlatformDep, user: SessionUser) -> Response:
     """The consent form: 303 to the client's redirect URI with a code or access_denied."""
+    if _cross_site(request, platform):
+        return _error_page("This form was sent from another site", status=403)
     try:
         form = await _form(request)
     except oauth.OAuthError as e:
@@ -392,9 +394,23 @@ def _safe_next(next_url: str | None) -> str | None:
     return next_url
 
 
+def _cross_site(request: Request, platform: Platform) -> bool:
+    """A form post another site made the browser send (login CSRF): Fetch Metadata says so,
+    or the Origin is neither this server's public origin nor the request's own."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    own = {_origin(platform.base_url), f"{request.url.scheme}://{request.url.netloc}"}
+    return origin not in own
+
+
 @router.post(LOGIN_PATH)
 async def login(request: Request, platform: PlatformDep) -> Response:
     """The login form of the authorization flow: sets the session cookie, back to consent."""
+    if _cross_site(request, platform):
+        return _error_page("This login form was sent from another site", status=403)
     try:
         form = await _form(request)
     except oauth.OAuthError as e:
