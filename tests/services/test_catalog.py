@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from services_support import MovableClock, SeededOrg
 from sqlalchemy import func, select
 
@@ -47,6 +49,10 @@ def png(width: int = 2, height: int = 2, *, idat: bytes | None = None) -> bytes:
         + chunk(b"IDAT", idat)
         + chunk(b"IEND", b"")
     )
+
+
+def _calls(*calls: Callable[[], object]) -> tuple[Callable[[], object], ...]:
+    return calls
 
 
 def _actions(platform: Platform, org_id: str) -> list[str]:
@@ -208,7 +214,7 @@ def test_archive_stops_issuance_but_keeps_the_public_document(
     assert archived.archived_at is not None
     with platform.reading() as session, pytest.raises(Conflict, match="archived"):
         catalog.published_version(session, org_id=org.org_id, achievement_id=made.id)
-    for call in (
+    for call in _calls(
         lambda: catalog.archive_achievement(
             platform, org.actor, org_id=org.org_id, achievement_id=made.id
         ),
@@ -407,7 +413,7 @@ def test_another_orgs_achievements_are_not_found(platform: Platform, seed_org: S
     theirs = catalog.create_achievement(platform, b.actor, org_id=b.org_id, fields=fields())
     catalog.publish_achievement(platform, b.actor, org_id=b.org_id, achievement_id=theirs.id)
     # a member of A naming B's organisation
-    for call in (
+    for call in _calls(
         lambda: catalog.list_achievements(platform, a.actor, org_id=b.org_id),
         lambda: catalog.get_achievement(
             platform, a.actor, org_id=b.org_id, achievement_id=theirs.id
@@ -417,7 +423,7 @@ def test_another_orgs_achievements_are_not_found(platform: Platform, seed_org: S
         with pytest.raises(NotFound):
             call()
     # a member of A naming B's achievement inside A
-    for call in (
+    for call in _calls(
         lambda: catalog.get_achievement(
             platform, a.actor, org_id=a.org_id, achievement_id=theirs.id
         ),
@@ -448,3 +454,58 @@ def test_another_orgs_achievements_are_not_found(platform: Platform, seed_org: S
         catalog.get_achievement(platform, b.actor, org_id=b.org_id, achievement_id=theirs.id).status
         == "published"
     )
+
+
+_member = st.sampled_from(
+    [
+        "name",
+        "description",
+        "criteria",
+        "alignment",
+        "resultDescription",
+        "achievementType",
+        "creditsAvailable",
+        "tag",
+        "inLanguage",
+        "hours",
+        "price",
+        "evidenceRequirements",
+        "humanCode",
+    ]
+)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-1e3, 1e3) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(changes=st.dictionaries(_member, _json, max_size=4))
+def test_any_input_is_refused_by_name_or_stored_issuable(
+    platform: Platform, seed_org: Seed, changes: dict[str, Any]
+) -> None:
+    org = seed_org()
+    body = {k: v for k, v in {**BASIC, **changes}.items() if v is not None}
+    try:
+        view = catalog.create_achievement(platform, org.actor, org_id=org.org_id, fields=body)
+    except InvalidInput as e:
+        refused: InvalidInput | None = e
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.property, refused.message  # the message names what to fix
+        return
+    assert view.draft is not None
+    issuing.parse_achievement(view.draft)
+    published = catalog.publish_achievement(
+        platform, org.actor, org_id=org.org_id, achievement_id=view.id
+    )
+    assert published.published is not None
+    issuing.parse_achievement(published.published)
