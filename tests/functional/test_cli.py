@@ -183,7 +183,7 @@ def test_issue_rejects_bad_input_with_clear_errors(key_file: Path, workdir: Path
 
 
 def test_demo_issues_verifies_and_writes_files(workdir: Path) -> None:
-    code, out, _ = merito("demo", "--out", "demo")
+    code, out, _ = merito("demo", "--offline", "--out", "demo")
     assert code == 0, out
     assert out.count("NOT VALID") == 3  # tampered, expired, revoked
     assert "The issuer has revoked this credential" in out

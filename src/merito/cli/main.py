@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merito import __version__, bootstrap
+from merito.cli import demo as demo_cli
 from merito.cli import issuing as issuing_cli
 from merito.cli import serve, worker
 from merito.config import Settings, load_settings
@@ -315,11 +316,28 @@ def _parse_datetime(value: str, option: str) -> datetime:
 
 @app.command()
 def demo(
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="No database, no server: issue sample credentials in every proof format, "
+            "verify them (and a forged copy) and write them to --out.",
+        ),
+    ] = False,
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Where to write the demo credentials.")
+        Path, typer.Option("--out", "-o", help="--offline: where to write the credentials.")
     ] = Path("merito-demo"),
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Run the server once seeded.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
 ) -> None:
-    """Issue sample credentials in every proof format and verify them (and a forged copy)."""
+    """Seed a demo issuer (achievements, learners, credentials) into the local database and
+    serve it; --offline: a tour of signing and verification without a database."""
+    if not offline:
+        demo_cli.run(out, serve_after=serve_after, host=host, port=port)
+        return
     run = demo_service.run_demo(now=datetime.now(UTC).replace(microsecond=0))
     out.print(f"[bold]Merito demo[/bold] — issuer {escape(run.issuer_did)}\n")
     try:
