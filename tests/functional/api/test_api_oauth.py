@@ -5,11 +5,14 @@ and RFC 6749 §5.2 errors, RFC 7009 revocation and an organisation's machine cli
 from __future__ import annotations
 
 import base64
+import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from asgi_client import ApiClient
 from oauth_flow import (
     ALL_OB3,
     REDIRECT,
@@ -30,8 +33,12 @@ from oauth_flow import (
 )
 from sqlalchemy import select
 
+from merito import bootstrap
+from merito.api.app import create_app
 from merito.api.auth import SESSION_COOKIE
-from merito.services import oauth
+from merito.config import Settings
+from merito.services import accounts, oauth
+from merito.services.platform import Actor
 from merito.storage.tables import AuditLogRow
 
 READ = oauth.SCOPE_CREDENTIAL_READONLY
@@ -420,3 +427,71 @@ def test_forms_posted_from_another_site_are_refused(
         headers={"origin": "https://merito.test", "sec-fetch-site": "same-origin"},
     )
     assert same.status_code in (400, 401)  # checked, not refused as cross-site
+
+
+def test_the_whole_flow_with_real_accounts(database_url: str, tmp_path: Path) -> None:
+    """No stand-ins: a registered account logs in through the login form, its session cookie
+    drives the consent, and Merito API routes take the access token through
+    accounts.resolve_actor."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        master_key="44" * 32,
+        base_url="https://merito.test",
+    )
+    platform = bootstrap.platform(settings)
+    try:
+        client = ApiClient(create_app(settings=settings, platform=platform))
+        password = "correct horse battery staple"
+        user = accounts.register(platform, email="ada@example.org", password=password, ip=None)
+        owner = Actor(kind="user", id=user.id, user_id=user.id)
+        org = accounts.create_organisation(platform, owner, slug="ada-academy", name="Ada")
+        registered = register(client)
+        verifier, challenge = pkce()
+        params = authorize_params(registered, challenge, scope=READ)
+        page = client.get("/oauth/authorize", params=params)
+        found = re.search(r'name="next" value="([^"]+)"', page.text)
+        assert found is not None, page.text
+        next_url = html.unescape(found[1])
+        wrong = client.post(
+            "/oauth/login", data={"email": user.email, "password": "nope", "next": next_url}
+        )
+        assert wrong.status_code == 401
+        logged_in = client.post(
+            "/oauth/login", data={"email": user.email, "password": password, "next": next_url}
+        )
+        assert logged_in.status_code == 303, logged_in.text
+        assert logged_in.headers["location"] == next_url
+        set_cookie = logged_in.headers["set-cookie"]
+        assert "HttpOnly" in set_cookie
+        assert "Secure" in set_cookie
+        cookie = {"cookie": set_cookie.split(";", 1)[0]}
+        consent = client.get(next_url, headers=cookie)
+        assert consent.status_code == 200
+        decided = client.post(
+            "/oauth/authorize/decision",
+            data={"consent_token": consent_token(consent), "decision": "approve"},
+            headers=cookie,
+        )
+        assert decided.status_code == 303
+        code = query_of(decided.headers["location"])["code"]
+        tokens = client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+            headers=basic(registered),
+        ).json()
+        listed = client.get("/ims/ob/v3p0/credentials", headers=bearer(tokens))
+        assert listed.status_code == 200
+        # through accounts.resolve_actor: the token is recognised, but an OB 3.0 scope is no
+        # Merito permission
+        refused = client.get(f"/api/v1/orgs/{org.id}/oauth-clients", headers=bearer(tokens))
+        assert refused.status_code == 403, refused.text
+        grants = client.get("/api/v1/me/oauth-grants", headers=cookie)
+        assert [g["client_id"] for g in grants.json()["grants"]] == [registered["client_id"]]
+    finally:
+        platform.sessions.kw["bind"].dispose()

@@ -15,9 +15,10 @@ import base64
 import hashlib
 import html
 import json
+import math
 import urllib.parse
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from merito.api.auth import SESSION_COOKIE, CurrentActor, PlatformDep
 from merito.api.deps import get_platform
-from merito.errors import MeritoError, Unauthenticated
+from merito.errors import MeritoError, RateLimited, Unauthenticated
 from merito.services import accounts, oauth
 from merito.services.platform import Actor, Platform
 
@@ -421,10 +422,14 @@ async def login(request: Request, platform: PlatformDep) -> Response:
     email, password = form.get("email", ""), form.get("password", "")
     try:
         session = await run_in_threadpool(
-            lambda: _log_in(platform, email=email, password=password, ip=_ip(request))
+            lambda: accounts.login(platform, email=email, password=password, ip=_ip(request))
         )
     except Unauthenticated:
         return _login_page(next_url, error="The email or password is not right.", status=401)
+    except RateLimited as e:
+        page = _login_page(next_url, error=e.message, status=429)
+        page.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
+        return page
     except MeritoError as e:
         return _login_page(next_url, error=e.message, status=400)
     response = RedirectResponse(next_url, status_code=303)
@@ -438,24 +443,6 @@ async def login(request: Request, platform: PlatformDep) -> Response:
         path="/",
     )
     return response
-
-
-class _Session(BaseModel):
-    token: str
-    max_age: int | None = None
-
-
-def _log_in(platform: Platform, *, email: str, password: str, ip: str | None) -> _Session:
-    """Password login through the accounts service."""
-    login_service: Any = getattr(accounts, "login", None)
-    if login_service is None:
-        raise MeritoError("Password login is not available on this server yet", property="login")
-    result = login_service(platform, email=email, password=password, ip=ip)
-    token = getattr(result, "token", None) or getattr(result, "session_token", None)
-    if not isinstance(token, str):
-        raise MeritoError("the login service returned no session", property="login")
-    max_age = getattr(result, "max_age", None)
-    return _Session(token=token, max_age=max_age if isinstance(max_age, int) else None)
 
 
 # --- an organisation's machine clients (Merito API, problem JSON) -----------------------------
