@@ -25,7 +25,9 @@ from merito.api.app import create_app
 from merito.config import Settings
 
 
-@schemathesis.serializer("application/vc+jwt", "application/jwt", "text/plain")
+@schemathesis.serializer(
+    "application/vc+jwt", "application/jwt", "text/plain", "application/x-ndjson"
+)
 def _as_text(ctx: Any, value: Any) -> bytes:
     """A string as its UTF-8 bytes (lone surrogates kept); negative cases' non-strings as JSON."""
     if isinstance(value, str):
