@@ -118,18 +118,27 @@ def _batch(signer: keyfiles.Signer, count: int) -> None:
     cores = os.cpu_count() or 1
     results = {}
     for workers in sorted({1, cores}):
+        before = os.times()
         start = time.perf_counter()
-        valid = sum(
-            ok
-            for ok, _ in verifying.verify_lines(
+        in_order = valid = 0
+        for n, (ok, line) in enumerate(
+            verifying.verify_lines(
                 lines, options_factory=factory, batch=verifying.BatchSettings(workers=workers)
-            )
-        )
+            ),
+            start=1,
+        ):
+            valid += ok
+            in_order += json.loads(line)["line"] == n
         elapsed = time.perf_counter() - start
+        after = os.times()
+        # CPU seconds of this process and of its (joined) workers per wall second: how many
+        # cores the batch kept busy, whatever else the machine was running.
+        cpu = sum(after[i] - before[i] for i in range(4))
         results[workers] = count / elapsed
         print(
             f"merito verify --jsonl, {count:,} credentials (half rdfc, half jcs), "
-            f"{workers} worker(s): {count / elapsed:,.0f}/s ({valid:,} valid)"
+            f"{workers} worker(s): {count / elapsed:,.0f}/s ({valid:,} valid, "
+            f"{in_order:,} in input order), {cpu / elapsed:.2f} cores busy"
         )
     if cores > 1:
         print(f"speed-up with {cores} workers: {results[cores] / results[1]:.2f}x")

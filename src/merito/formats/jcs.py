@@ -1,18 +1,24 @@
-"""RFC 8785 JSON Canonicalization Scheme (JCS), with a fast path through the C ``json`` encoder.
+"""RFC 8785 JSON Canonicalization Scheme (JCS), with a fast path through ``orjson``.
 
 Why the fast path is exact: for JSON made of objects, arrays, strings, booleans, null and
-integers in the IEEE-754 safe range, ``json.dumps(sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)`` writes the same characters as RFC 8785:
+integers in the IEEE-754 safe range, ``orjson.dumps(option=OPT_SORT_KEYS)`` and the C ``json``
+encoder (``sort_keys=True, separators=(",", ":"), ensure_ascii=False``) both write the same
+characters as RFC 8785:
 
 * strings (§3.2.2.2): both escape only ``"``, ``\\`` and U+0000-U+001F, using ``\\b \\t \\n \\f
   \\r`` where they exist and lowercase ``\\u00xx`` otherwise; everything else (DEL, U+2028...)
   is written as is, then encoded as UTF-8;
 * integers (§3.2.2.3) print the same within ±(2**53 - 1);
-* non-integral floats with 1e-4 <= |x| < 1e16: Python's ``repr`` and ECMAScript's
-  Number::toString both print the shortest round-tripping digits in plain decimal notation
+* non-integral floats with 1e-4 <= |x| < 1e16: Python's ``repr``, orjson and ECMAScript's
+  Number::toString all print the shortest round-tripping digits in plain decimal notation
   there (Python switches to exponents outside it, ECMAScript outside [1e-6, 1e21));
-* property sorting (§3.2.3): Python sorts by code point, JCS by UTF-16 code unit; the two
-  orders agree unless a key holds a character outside the Basic Multilingual Plane.
+* property sorting (§3.2.3): Python and orjson sort by code point (UTF-8 byte order), JCS by
+  UTF-16 code unit; the orders agree unless a key holds a character outside the Basic
+  Multilingual Plane.
+
+orjson writes a 3 KB credential about eight times faster than the C ``json`` encoder, which
+made canonicalization most of the eddsa-jcs-2022 verification cost. It refuses what it cannot
+write (nesting deeper than 254, lone surrogates): the C encoder then takes over.
 
 Anything else (an integral or very large/small float, a large integer, a non-BMP character
 in a key, a lone surrogate, a non-JSON type) goes to the ``rfc8785`` package, which
@@ -25,6 +31,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+import orjson
 import rfc8785
 
 from merito.errors import InvalidInput
@@ -40,6 +47,16 @@ _ENCODE: Final = json.JSONEncoder(
     check_circular=False,
 ).encode
 _SAFE_INT: Final = 2**53 - 1
+# OPT_STRICT_INTEGER is belt and braces (_plain already bounds integers); the passthrough
+# options make orjson refuse, rather than convert, anything that is not plain JSON.
+_ORJSON_OPTIONS: Final = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+_ORJSON_DUMPS: Final = orjson.dumps
 
 
 def _plain(value: Any) -> bool:
@@ -85,6 +102,10 @@ def canonicalize(value: Any) -> bytes:
     except RecursionError:
         raise InvalidInput("value is nested too deeply (or is cyclic) to canonicalize") from None
     if plain:
+        try:
+            return _ORJSON_DUMPS(value, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass  # too deep for orjson, or a lone surrogate: the C encoder or rfc8785 decide
         text = _ENCODE(value)
         try:
             return text.encode("utf-8")

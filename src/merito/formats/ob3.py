@@ -21,7 +21,9 @@ from merito.domain.credentials import (
     AchievementCredential,
     CredentialStatus,
     Evidence,
+    RefreshService,
     Result,
+    TermsOfUse,
 )
 from merito.domain.identifiers import WIRE_CONTEXT, IdentityObject, WireModel
 from merito.errors import InvalidCredential, InvalidInput
@@ -133,6 +135,8 @@ def build_credential(
     evidence: Sequence[Evidence | Mapping[str, Any]] = (),
     results: Sequence[Result | Mapping[str, Any]] = (),
     credential_status: CredentialStatus | Mapping[str, Any] | None = None,
+    terms_of_use: Sequence[TermsOfUse | Mapping[str, Any]] = (),
+    refresh_service: RefreshService | Mapping[str, Any] | None = None,
     extra_contexts: Iterable[str | Mapping[str, Any]] = (),
     subject_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -140,9 +144,11 @@ def build_credential(
 
     ``recipient`` is the learner's DID (or other URI), or one or more IdentityObjects (e.g.
     ``salted_identity_object(email, salt=...)``). ``name`` defaults to the achievement's name
-    (wallets show it). ``credential_status`` is e.g. a BitstringStatusListEntry. Extension
-    terms need their context in ``extra_contexts``; ``subject_extra`` adds properties such as
-    ``activityEndDate`` or ``creditsEarned`` to the subject.
+    (wallets show it). ``credential_status`` is e.g. a BitstringStatusListEntry;
+    ``terms_of_use`` (VC 2.0 §5.12) and ``refresh_service`` (§5.11, e.g. OB 3.0's
+    ``1EdTechCredentialRefresh``) need a ``type`` their contexts define, or an absolute IRI.
+    Extension terms need their context in ``extra_contexts``; ``subject_extra`` adds
+    properties such as ``activityEndDate`` or ``creditsEarned`` to the subject.
 
     Raises InvalidInput for unusable inputs, and InvalidCredential naming the property if
     the result would not conform to the OB 3.0 JSON Schema.
@@ -177,6 +183,10 @@ def build_credential(
         doc["evidence"] = [_json(e) for e in evidence]
     if credential_status is not None:
         doc["credentialStatus"] = _json(credential_status)
+    if refresh_service is not None:
+        doc["refreshService"] = _json(refresh_service)
+    if terms_of_use:
+        doc["termsOfUse"] = [_json(t) for t in terms_of_use]
     doc["credentialSchema"] = [dict(OB3_CREDENTIAL_SCHEMA)]
 
     issues = validate_achievement_credential(doc)

@@ -21,10 +21,11 @@ from merito.domain.achievements import (
     ResultDescription,
     RubricCriterionLevel,
 )
-from merito.domain.credentials import Evidence, Result
+from merito.domain.credentials import Evidence, RefreshService, Result, TermsOfUse
 from merito.domain.identifiers import IdentifierEntry, identity_matches, salted_identity_object
 from merito.errors import InvalidCredential, InvalidInput
 from merito.formats import schema
+from merito.formats.did_key import create_did_key
 from merito.formats.ob3 import (
     OB3_CREDENTIAL_SCHEMA,
     build_credential,
@@ -33,6 +34,9 @@ from merito.formats.ob3 import (
     parse_credential,
 )
 from merito.formats.schema import validate_achievement_credential
+from merito.proofs import data_integrity
+from merito.proofs.keys import Signer, generate_key
+from merito.proofs.resolution import VerificationMethodResolver
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 OB3 = FIXTURES / "ob3-examples"
@@ -402,3 +406,48 @@ def test_detect_format_ob2_and_unknown() -> None:
     assert detect_format({"@context": "https://w3id.org/openbadges/v1"}) == "ob1"
     assert detect_format({"@context": ["https://example.org/ctx"]}) == "unknown"
     assert detect_format({}) == "unknown"
+
+
+def test_build_with_terms_of_use_and_refresh_service_conforms_signs_and_round_trips() -> None:
+    # VC 2.0 §5.11-5.12; OB 3.0 §B.1.25-26. The refresh type is OB 3.0's own (extensions
+    # context); the terms-of-use type is an absolute IRI, since no bundled context defines one.
+    terms = TermsOfUse(id="https://badges.example.org/policy/1", type="https://example.org/Policy")
+    refresh = {"id": "https://badges.example.org/refresh/42", "type": "1EdTechCredentialRefresh"}
+    doc = build_credential(
+        credential_id="https://badges.example.org/credentials/42",
+        issuer=issuer(),
+        achievement=teamwork(),
+        recipient="did:example:ebfeb1f712ebc6f1c276e12ec21",
+        valid_from=T0,
+        terms_of_use=[terms],
+        refresh_service=refresh,
+    )
+    assert doc["termsOfUse"] == [terms.to_json()]
+    assert doc["refreshService"] == refresh
+    assert validate_achievement_credential(doc) == []
+    assert schema._validator().is_valid(doc)
+    parsed = parse_credential(json.loads(json.dumps(doc)))
+    assert isinstance(parsed.refresh_service, RefreshService)
+    assert isinstance(parsed.terms_of_use, list)
+    assert isinstance(parsed.terms_of_use[0], TermsOfUse)
+    assert parsed.to_json() == doc
+    # both terms expand under JSON-LD safe mode: an RDFC proof over them signs and verifies
+    key = generate_key("Ed25519", seed=bytes(32))
+    did = create_did_key(key.public_key.to_multibase())
+    signer = Signer(key, f"{did}#{did.removeprefix('did:key:')}")
+    resolver = VerificationMethodResolver()
+    for suite in ("eddsa-rdfc-2022", "eddsa-jcs-2022"):
+        signed = data_integrity.sign(doc, signer=signer, cryptosuite=suite, created=T0)
+        assert [r.verified for r in data_integrity.verify(signed, resolver=resolver)] == [True]
+
+
+def test_build_refuses_terms_of_use_without_a_type() -> None:
+    with pytest.raises(InvalidCredential, match="termsOfUse"):
+        build_credential(
+            credential_id="https://badges.example.org/credentials/43",
+            issuer=issuer(),
+            achievement=teamwork(),
+            recipient="did:example:ebfeb1f712ebc6f1c276e12ec21",
+            valid_from=T0,
+            terms_of_use=[{"id": "https://badges.example.org/policy/1"}],
+        )

@@ -157,6 +157,32 @@ def test_proof_sets(suite: str) -> None:
     ]
 
 
+def test_mixed_suites_in_one_proof_set() -> None:
+    # An rdfc proof and a jcs proof by different keys over the same document, then a chain
+    # link of the other suite: each proof verifies on its own terms (VC DI §4.5).
+    rdfc = _sign(CREDENTIAL, "eddsa-rdfc-2022", proof_id="urn:uuid:rdfc")
+    both = _sign(rdfc, "eddsa-jcs-2022", signer=OTHER, proof_id="urn:uuid:jcs")
+    chained = _sign(both, "eddsa-rdfc-2022", signer=OTHER, previous_proof="urn:uuid:jcs")
+    results = data_integrity.verify(chained, resolver=RESOLVER)
+    assert [(r.verified, r.cryptosuite) for r in results] == [
+        (True, "eddsa-rdfc-2022"),
+        (True, "eddsa-jcs-2022"),
+        (True, "eddsa-rdfc-2022"),
+    ]
+    tampered = copy.deepcopy(chained)
+    tampered["credentialSubject"]["id"] = "did:example:mallory"
+    assert [r.verified for r in data_integrity.verify(tampered, resolver=RESOLVER)] == [
+        False,
+        False,
+        False,
+    ]
+    swapped = copy.deepcopy(chained)
+    swapped["proof"][0]["cryptosuite"] = "eddsa-jcs-2022"  # same signature, other suite
+    outcome = data_integrity.verify(swapped, resolver=RESOLVER)
+    assert [r.verified for r in outcome] == [False, True, True]
+    assert outcome[0].problem == "PROOF_VERIFICATION_ERROR"
+
+
 def test_challenge_and_domain() -> None:
     signed = _sign(
         CREDENTIAL, proof_purpose="authentication", challenge="abc", domain="example.org"
