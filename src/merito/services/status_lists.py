@@ -29,6 +29,7 @@ from merito.errors import Conflict, InvalidInput, NotFound
 from merito.formats import status_list
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
+from merito.services import issuers
 from merito.services.platform import Platform, new_id
 from merito.storage.tables import StatusListRow
 
@@ -211,9 +212,7 @@ def status_of(session: Session, *, list_id: str, index: int) -> int:
 
 
 def _default_signer(platform: Platform, org_id: str) -> Signer:
-    from merito.services import issuers  # the issuers service owns keys and DIDs
-
-    return issuers.signer_for(platform, org_id)
+    return issuers.signer_for(platform, org_id)  # the issuers service owns keys and DIDs
 
 
 def published(
