@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merito import __version__, bootstrap
+from merito.cli import admin as admin_cli
 from merito.cli import demo as demo_cli
 from merito.cli import issuing as issuing_cli
 from merito.cli import serve, worker
@@ -60,6 +61,7 @@ def _main(
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(issuing_cli.app, name="credentials")
+app.add_typer(admin_cli.app, name="admin")
 app.command()(serve.serve)
 app.command()(worker.worker)
 
