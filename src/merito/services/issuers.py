@@ -34,7 +34,7 @@ from merito.formats.did_web import VerificationKeySpec, build_did_web_document, 
 from merito.formats.ob3 import OB3_CONTEXT, VC2_CONTEXT
 from merito.proofs.keys import ALGORITHMS, Signer, public_key_from_jwk
 from merito.services.platform import Actor, Permission, Platform, audit, authorize, org_or_404
-from merito.storage.tables import OrganisationRow
+from merito.storage.tables import IssuerKeyRow, OrganisationRow
 
 __all__ = [
     "KEY_ALGORITHMS",
@@ -133,18 +133,29 @@ def signer_for(platform: Platform, org_id: str, *, algorithm: str = "Ed25519") -
     with platform.reading() as session:
         org = org_or_404(session, org_id)
         did = issuer_did(platform, org)
-    key = _active_key(platform, org_id, did, jose)
-    if key is None:
+        vm = _active_method(session, org_id, did, jose)
+    if vm is None:
         try:
-            return platform.keystore.signer(
-                org_id, platform.keystore.create_key(org_id, jose, did=did)
-            )
+            vm = platform.keystore.create_key(org_id, jose, did=did)
         except Conflict:
             # another worker created it first (or an active key lives under another DID)
-            key = _active_key(platform, org_id, did, jose)
-            if key is None:
+            with platform.reading() as session:
+                vm = _active_method(session, org_id, did, jose)
+            if vm is None:
                 raise
-    return platform.keystore.signer(org_id, key.verification_method)
+    return platform.keystore.signer(org_id, vm)
+
+
+def _active_method(session: Session, org_id: str, did: str, jose: str) -> str | None:
+    """The verification method of the active ``jose`` key under ``did`` (one indexed read)."""
+    return session.scalars(
+        select(IssuerKeyRow.verification_method).where(
+            IssuerKeyRow.org_id == org_id,
+            IssuerKeyRow.algorithm == jose,
+            IssuerKeyRow.status == "active",
+            IssuerKeyRow.verification_method.startswith(did + "#", autoescape=True),
+        )
+    ).first()
 
 
 # --- the DID document ----------------------------------------------------------------------
