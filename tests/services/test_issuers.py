@@ -328,3 +328,28 @@ def test_did_documents_cover_every_org(platform: Platform, seed_org: Seed) -> No
     assert set(documents) == {"did:web:merito.test:orgs:alpha", "did:web:merito.test:orgs:beta"}
     assert len(documents["did:web:merito.test:orgs:alpha"]["verificationMethod"]) == 1
     assert documents["did:web:merito.test:orgs:beta"]["verificationMethod"] == []
+
+
+@pytest.mark.parametrize("algorithm", ["P-256", "RSA"])
+def test_vc_jwt_keys_verify_through_the_did_document(
+    platform: Platform, seed_org: Seed, clock: MovableClock, algorithm: str
+) -> None:
+    seeded = seed_org(slug="acme")
+    org = _org(platform, seeded.org_id)
+    signer = issuers.signer_for(platform, seeded.org_id, algorithm=algorithm)
+    with platform.reading() as session:
+        profile = issuers.profile_document(session, platform, org)
+    issued = issuing.issue_credential(
+        achievement=issuing.parse_achievement(ACHIEVEMENT),
+        recipient="did:example:learner",
+        signer=signer,
+        issued_at=clock.now(),
+        issuer=profile,
+        proof_format="vc-jwt",
+    )
+    assert issued.jwt is not None
+    options = bootstrap.verify_options(
+        Settings(), documents=issuers.did_documents(platform), clock=clock
+    )
+    report = verify(issued.jwt, options=options)
+    assert report.verified, report.summary
