@@ -1,5 +1,6 @@
-"""Helpers for the OAuth / OB 3.0 API tests: an app over a real database, a browser session,
-and the authorization code + PKCE flow driven through HTTP like a client and a user would."""
+"""Helpers for the OAuth / OB 3.0 API tests: the app over a real database, users logged in
+through the accounts service, and the authorization code + PKCE flow driven through HTTP like
+a client and a user would."""
 
 from __future__ import annotations
 
@@ -11,24 +12,21 @@ import secrets
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from asgi_client import ApiClient
-from fastapi import Request
 
 from merito import bootstrap
 from merito.api.app import create_app
-from merito.api.auth import SESSION_COOKIE, current_actor
-from merito.api.routers.oauth import session_user
+from merito.api.auth import SESSION_COOKIE
 from merito.config import Settings
-from merito.errors import Unauthenticated
-from merito.services import oauth
+from merito.services import accounts, oauth
 from merito.services.platform import Actor, Platform
-from merito.storage.tables import MembershipRow, OrganisationRow, UserRow
+from merito.storage.tables import MembershipRow, OrganisationRow
 
 REDIRECT = "https://wallet.example.org/callback"
 ALL_OB3 = " ".join(oauth.OB3_SCOPES)
@@ -45,23 +43,35 @@ class MovableClock:
         self.instant += timedelta(**delta)
 
 
+PASSWORD = "correct horse battery staple"
+
+
 @dataclass
 class Harness:
-    """The app over ``platform``; ``sessions`` maps a session cookie to its user.
-
-    Web sessions belong to the accounts service; the harness stands in for its cookie
-    lookup only (``session_user`` and ``current_actor``), everything else is the real app.
-    """
+    """The whole app over ``platform``, nothing stood in: users log in with the accounts
+    service and their web session cookie is what the OAuth pages and the API see."""
 
     platform: Platform
     clock: MovableClock
     client: ApiClient
-    sessions: dict[str, Actor]
+    logins: dict[str, accounts.LoginResult] = field(default_factory=dict)
+
+    def _login(self, user_id: str) -> accounts.LoginResult:
+        if user_id not in self.logins:
+            user = accounts.get_user(self.platform, Actor(kind="user", id=user_id, user_id=user_id))
+            self.logins[user_id] = accounts.login(
+                self.platform, email=user.email, password=PASSWORD, ip="127.0.0.1"
+            )
+        return self.logins[user_id]
 
     def login(self, user_id: str) -> str:
-        cookie = secrets.token_urlsafe(16)
-        self.sessions[cookie] = Actor(kind="user", id=user_id, user_id=user_id)
-        return cookie
+        """The session cookie's value for ``user_id`` (one password login per user)."""
+        return self._login(user_id).token
+
+    def session_headers(self, user_id: str) -> dict[str, str]:
+        """Cookie and CSRF header for the Merito API's mutating routes."""
+        result = self._login(user_id)
+        return {"cookie": f"{SESSION_COOKIE}={result.token}", "x-csrf-token": result.csrf_token}
 
 
 def make_harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
@@ -74,43 +84,25 @@ def make_harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
     )
     platform = bootstrap.platform(settings, clock=clock)
     app = create_app(settings=settings, platform=platform)
-    sessions: dict[str, Actor] = {}
-
-    def fake_session_user(request: Request) -> Actor | None:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        return sessions.get(cookie) if cookie else None
-
-    def fake_current_actor(request: Request) -> Actor:
-        # what accounts.resolve_actor does with a Bearer access token: ask the OAuth service
-        header = request.headers.get("authorization", "")
-        if header.startswith("Bearer "):
-            actor = oauth.resolve_access_token(platform, header[7:], ip="127.0.0.1")
-            if actor is not None:
-                return actor
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie in sessions:
-            return sessions[cookie]
-        raise Unauthenticated("authentication required")
-
-    app.dependency_overrides[session_user] = fake_session_user
-    app.dependency_overrides[current_actor] = fake_current_actor
     try:
-        yield Harness(platform=platform, clock=clock, client=ApiClient(app), sessions=sessions)
+        yield Harness(platform=platform, clock=clock, client=ApiClient(app))
     finally:
         platform.sessions.kw["bind"].dispose()
 
 
 def seed_user(platform: Platform, *, role: str | None = None) -> tuple[str, str | None]:
-    """A user (and, with ``role``, an organisation it belongs to): (user_id, org_id)."""
-    user_id = str(uuid.uuid4())
+    """A registered user (and, with ``role``, an organisation it belongs to with that role):
+    (user_id, org_id)."""
+    user = accounts.register(
+        platform, email=f"{uuid.uuid4().hex[:12]}@example.org", password=PASSWORD, ip=None
+    )
     org_id = str(uuid.uuid4()) if role else None
-    with platform.transaction() as session:
-        session.add(UserRow(id=user_id, email=f"{user_id[:8]}@example.org", password_hash="!"))
-        if org_id is not None and role is not None:
+    if org_id is not None and role is not None:
+        with platform.transaction() as session:
             session.add(OrganisationRow(id=org_id, slug=org_id[:8], name="Org", kind="issuer"))
             session.flush()
-            session.add(MembershipRow(org_id=org_id, user_id=user_id, role=role))
-    return user_id, org_id
+            session.add(MembershipRow(org_id=org_id, user_id=user.id, role=role))
+    return user.id, org_id
 
 
 def registration(**overrides: Any) -> dict[str, Any]:

@@ -322,7 +322,7 @@ def test_expired_access_tokens(harness: Harness) -> None:
 def test_client_credentials_are_bound_to_their_organisation(harness: Harness) -> None:
     admin_id, org_id = seed_user(harness.platform, role="admin")
     _, other_org = seed_user(harness.platform, role="owner")
-    cookie = {"cookie": f"{SESSION_COOKIE}={harness.login(admin_id)}"}
+    cookie = harness.session_headers(admin_id)
     created = harness.client.post(
         f"/api/v1/orgs/{org_id}/oauth-clients",
         json={"client_name": "HR sync", "scopes": ["integrations:manage", "org:read"]},
@@ -353,7 +353,7 @@ def test_client_credentials_are_bound_to_their_organisation(harness: Harness) ->
     denied = harness.client.post(
         f"/api/v1/orgs/{viewer_org}/oauth-clients",
         json={"client_name": "x", "scopes": ["org:read"]},
-        headers={"cookie": f"{SESSION_COOKIE}={harness.login(viewer_id)}"},
+        headers=harness.session_headers(viewer_id),
     )
     assert denied.status_code == 403
     bad = harness.client.post(
@@ -385,7 +385,7 @@ def test_the_login_form_never_redirects_elsewhere(harness: Harness) -> None:
 def test_a_user_revokes_an_application(harness: Harness) -> None:
     user_id, _ = seed_user(harness.platform)
     _, tokens = tokens_for(harness, user_id)
-    cookie = {"cookie": f"{SESSION_COOKIE}={harness.login(user_id)}"}
+    cookie = harness.session_headers(user_id)
     listed = harness.client.get("/api/v1/me/oauth-grants", headers=cookie)
     assert listed.status_code == 200, listed.text
     [grant] = listed.json()["grants"]
@@ -400,7 +400,7 @@ def test_a_user_revokes_an_application(harness: Harness) -> None:
     )
     assert again.status_code == 204  # its tokens are still the user's: revoking is idempotent
     stranger_id, _ = seed_user(harness.platform)
-    stranger = {"cookie": f"{SESSION_COOKIE}={harness.login(stranger_id)}"}
+    stranger = harness.session_headers(stranger_id)
     not_theirs = harness.client.request(
         "DELETE", f"/api/v1/me/oauth-grants/{grant['grant_id']}", headers=stranger
     )
