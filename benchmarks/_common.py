@@ -102,8 +102,24 @@ def typical_credential(issuer_did: str, n: int = 0) -> dict[str, Any]:
     )
 
 
-def rate(fn: Callable[[], object], *, seconds: float = 1.0) -> float:
-    """Calls per CPU-second of ``fn`` over at least ``seconds`` (best of three rounds).
+def paired_rate(
+    fn: Callable[[], object], floor: Callable[[], object], *, seconds: float = 1.0
+) -> tuple[float, float]:
+    """Calls per CPU-second of ``fn`` and of ``floor``, measured in alternating rounds.
+
+    Measuring the floor beside each operation, rather than once at the start, keeps a
+    machine whose speed drifts (frequency, neighbours' cache pressure) from biasing the
+    ratio either way. Best round of each over ``seconds`` in all.
+    """
+    best_fn = best_floor = 0.0
+    for _ in range(3):
+        best_floor = max(best_floor, rate(floor, seconds=seconds / 6, rounds=1))
+        best_fn = max(best_fn, rate(fn, seconds=seconds / 6, rounds=1))
+    return best_fn, best_floor
+
+
+def rate(fn: Callable[[], object], *, seconds: float = 1.0, rounds: int = 3) -> float:
+    """Calls per CPU-second of ``fn`` over at least ``seconds`` (best of ``rounds`` rounds).
 
     CPU time of this process, not wall time: on a shared machine the wall clock also counts
     the time other processes held the core, which skews each row by a different amount and
@@ -111,10 +127,10 @@ def rate(fn: Callable[[], object], *, seconds: float = 1.0) -> float:
     the rate per core the goals are stated in.
     """
     best = 0.0
-    for _ in range(3):
+    for _ in range(rounds):
         calls = 0
         start = time.process_time()
-        deadline = start + seconds / 3
+        deadline = start + seconds / rounds
         while True:
             for _ in range(20):
                 fn()
