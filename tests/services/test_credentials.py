@@ -21,7 +21,7 @@ from merito.domain.ports import FetchResponse
 from merito.errors import Conflict, FetchError, InvalidInput, NotFound, PermissionDenied
 from merito.formats.schema import validate_achievement_credential
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import credentials, issuers, keyfiles, status_lists
+from merito.services import credentials, issuers, keyfiles, notifications, status_lists
 from merito.services.credentials import CredentialRecord
 from merito.services.platform import Platform
 from merito.storage.tables import (
@@ -192,6 +192,22 @@ def test_one_issuance_writes_credential_status_audit_and_outbox_together(
         assert email["to"] == "ada@example.org"
         claim_url = next(w for w in email["text"].split() if "/claim/" in w)
         token = claim_url.rsplit("/", 1)[1]
+        # the email is exactly what the notification builder writes for these links
+        direct = notifications.credential_issued_email(
+            recipient_email="ada@example.org",
+            learner_name=None,
+            achievement_name="SQL Fundamentals",
+            issuer_name=f"Org {org.slug}",
+            claim_url=claim_url,
+            credential_url=record.credential_id,
+            idempotency_key=email["idempotency_key"],
+        )
+        assert (email["subject"], email["text"], email["html"]) == (
+            direct.subject,
+            direct.text,
+            direct.html,
+        )
+        assert email["headers"] == dict(direct.headers)
         claim = session.scalars(select(CredentialClaimRow)).one()
         assert claim.credential_row_id == record.id
         assert claim.token_hash == hashlib.sha256(token.encode()).hexdigest()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import itertools
 import json
 import multiprocessing
@@ -318,27 +319,84 @@ def _sign_batch(
         email = token_hash = None
         if batch.notify is not None and _is_email(job.recipient):
             email, token_hash = _notification(
-                job, achievement_name=achievement.name or "Achievement", notify=batch.notify
+                job,
+                achievement_name=achievement.name or "Achievement",
+                notify=batch.notify,
+                cache=cache,
             )
         out.append(_Signed(job.row_id, issued.document, issued.jwt, leaf, email, token_hash))
     return out
 
 
+#: placeholders of the links in a batch's email template (escape-proof, never sent)
+_CLAIM_PLACEHOLDER: Final = "https://placeholder.merito.invalid/claim"
+_PUBLIC_PLACEHOLDER: Final = "https://placeholder.merito.invalid/credential"
+
+
 def _notification(
-    job: _SigningJob, *, achievement_name: str, notify: tuple[str, str, bool]
+    job: _SigningJob,
+    *,
+    achievement_name: str,
+    notify: tuple[str, str, bool],
+    cache: dict[str, Any],
 ) -> tuple[dict[str, Any], str]:
-    """The credential_issued email with a fresh claim link; only the token's hash is kept."""
+    """The credential_issued email with a fresh claim link; only the token's hash is kept.
+
+    The email is rendered once per achievement and issuer (with placeholder links), then each
+    row gets its own links: the links are URL-safe, so they read the same escaped in the HTML.
+    """
     issuer_name, base_url, dev = notify
     token = secrets.token_urlsafe(32)
-    email = notifications.credential_issued_email(
-        recipient_email=job.recipient,
-        learner_name=None,
-        achievement_name=achievement_name,
-        issuer_name=issuer_name,
-        claim_url=base_url.rstrip("/") + f"/claim/{token}",
-        credential_url=job.credential_id,
-        dev=dev,
+    claim_url = base_url.rstrip("/") + f"/claim/{token}"
+    key = f"credential-issued:{job.row_id}"
+    templates: dict[tuple[str, str, str, bool], OutgoingEmail | None] = cache.setdefault(
+        "email_templates", {}
     )
+    template_key = (achievement_name, issuer_name, base_url, dev)
+    if template_key not in templates:
+        rendered = notifications.credential_issued_email(
+            recipient_email=job.recipient,
+            learner_name=None,
+            achievement_name=achievement_name,
+            issuer_name=issuer_name,
+            claim_url=_CLAIM_PLACEHOLDER,
+            credential_url=_PUBLIC_PLACEHOLDER,
+            idempotency_key=key,
+        )
+        parts = [rendered.text] + ([rendered.html] if rendered.html is not None else [])
+        usable = all(p in part for part in parts for p in (_CLAIM_PLACEHOLDER, _PUBLIC_PLACEHOLDER))
+        templates[template_key] = rendered if usable else None
+    template = templates[template_key]
+    links_safe = html.escape(claim_url) == claim_url and html.escape(job.credential_id) == (
+        job.credential_id
+    )
+    if template is None or not links_safe:
+        email = notifications.credential_issued_email(
+            recipient_email=job.recipient,
+            learner_name=None,
+            achievement_name=achievement_name,
+            issuer_name=issuer_name,
+            claim_url=claim_url,
+            credential_url=job.credential_id,
+            dev=dev,
+            idempotency_key=key,
+        )
+    else:
+        notifications.check_link(claim_url, property="claim_url", dev=dev)
+        notifications.check_link(job.credential_id, property="credential_url", dev=dev)
+
+        def personal(text: str) -> str:
+            return text.replace(_CLAIM_PLACEHOLDER, claim_url).replace(
+                _PUBLIC_PLACEHOLDER, job.credential_id
+            )
+
+        email = replace(
+            template,
+            to=job.recipient,
+            text=personal(template.text),
+            html=personal(template.html) if template.html is not None else None,
+            idempotency_key=key,
+        )
     payload = {
         "to": email.to,
         "subject": email.subject,
