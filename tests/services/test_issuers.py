@@ -91,6 +91,8 @@ def test_signer_for_creates_the_key_once_under_the_issuer_did(
     assert first.algorithm == "EdDSA"
     assert again.verification_method == first.verification_method
     assert len(platform.keystore.public_keys(seeded.org_id)) == 1
+    # made on first use, by the system: audited once
+    assert _audit(platform, seeded.org_id) == [("key.created", first.verification_method)]
 
 
 def test_signer_for_keeps_one_key_per_algorithm(platform: Platform, seed_org: Seed) -> None:

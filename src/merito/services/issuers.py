@@ -143,6 +143,17 @@ def signer_for(platform: Platform, org_id: str, *, algorithm: str = "Ed25519") -
                 vm = _active_method(session, org_id, did, jose)
             if vm is None:
                 raise
+        else:
+            with platform.transaction() as session:
+                audit(
+                    session,
+                    Actor.system(),
+                    action="key.created",
+                    org_id=org_id,
+                    target=vm,
+                    at=platform.clock.now(),
+                    details={"algorithm": jose, "reason": "first use"},
+                )
     return platform.keystore.signer(org_id, vm)
 
 
