@@ -116,7 +116,8 @@ def main() -> None:
             verdict = "meets" if ratio >= goals[name] else "BELOW"
             print(f"goal {name}: >= {goals[name]:.0%} of raw verify: {verdict} ({ratio:.1%})")
 
-    _batch(signer, args.batch)
+    if args.batch > 0:
+        _batch(signer, args.batch)
 
 
 def _batch(signer: keyfiles.Signer, count: int) -> None:
