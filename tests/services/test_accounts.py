@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -361,7 +362,7 @@ def test_other_organisations_answer_not_found(accounts_platform: Platform) -> No
     alice = _actor(_user(accounts_platform, "alice@example.org"))
     mallory = _actor(_user(accounts_platform, "mallory@example.org"))
     org = accounts.create_organisation(accounts_platform, alice, slug="acme", name="Acme")
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: accounts.get_organisation(accounts_platform, mallory, org.id),
         lambda: accounts.rename_organisation(accounts_platform, mallory, org_id=org.id, name="x"),
         lambda: accounts.list_members(accounts_platform, mallory, org.id),
