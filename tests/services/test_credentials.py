@@ -17,11 +17,12 @@ import pytest
 from services_support import SeededOrg
 from sqlalchemy import func, select
 
+from merito import bootstrap
+from merito.config import Settings
 from merito.domain.ports import FetchResponse
 from merito.errors import Conflict, FetchError, InvalidInput, NotFound, PermissionDenied
 from merito.formats.schema import validate_achievement_credential
-from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import credentials, issuers, keyfiles, notifications, status_lists
+from merito.services import credentials, issuers, notifications, status_lists
 from merito.services.credentials import CredentialRecord
 from merito.services.platform import Platform
 from merito.storage.tables import (
@@ -93,13 +94,12 @@ class AppFetcher:
 
 
 def verifier(platform: Platform, org_id: str) -> VerifyOptions:
-    signer = issuers.signer_for(platform, org_id)
-    fetcher = AppFetcher(platform)
-    documents = {signer.controller: keyfiles.did_document(signer)}
-    return VerifyOptions(
+    """The verifier's options: this platform's status lists, and the DID documents it serves."""
+    return bootstrap.verify_options(
+        Settings(),
+        documents=issuers.did_documents(platform),
+        fetcher=AppFetcher(platform),
         clock=platform.clock,
-        fetcher=fetcher,
-        resolver=VerificationMethodResolver(documents=documents),
     )
 
 

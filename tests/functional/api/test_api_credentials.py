@@ -19,8 +19,7 @@ from merito.config import Settings
 from merito.domain.ports import FetchResponse
 from merito.errors import FetchError
 from merito.net.mailer import MemoryMailer
-from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import issuers, keyfiles
+from merito.services import issuers
 from merito.services.platform import Actor, Platform
 from merito.storage.tables import (
     AchievementRow,
@@ -29,7 +28,7 @@ from merito.storage.tables import (
     OrganisationRow,
     UserRow,
 )
-from merito.verification import VerifyOptions, verify
+from merito.verification import verify
 
 ACHIEVEMENT: dict[str, Any] = {
     "id": "https://academy.example.org/achievements/web",
@@ -105,13 +104,11 @@ class HttpFetcher:
 
 
 def check(platform: Platform, org_id: str, client: ApiClient, credential: Any) -> Any:
-    signer = issuers.signer_for(platform, org_id)
-    options = VerifyOptions(
-        clock=platform.clock,
+    options = bootstrap.verify_options(
+        Settings(),
+        documents=issuers.did_documents(platform),
         fetcher=HttpFetcher(client),
-        resolver=VerificationMethodResolver(
-            documents={signer.controller: keyfiles.did_document(signer)}
-        ),
+        clock=platform.clock,
     )
     return verify(credential, options=options)
 
