@@ -222,6 +222,7 @@ def test_public_credential_url_negotiates_json_jwt_and_html(platform: Platform) 
     assert "Web &lt;Accessibility&gt; &amp; You" in page.text
     assert "<Accessibility>" not in page.text
     assert "ada@example.org" not in page.text
+    assert page.headers["x-robots-tag"] == "noindex"
     token = public.get(f"/credentials/{jwt.json()['id']}", headers={"Accept": "*/*"})
     assert token.headers["content-type"].startswith("application/vc+jwt")
     assert token.text == jwt.json()["credential"]

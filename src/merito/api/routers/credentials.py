@@ -392,7 +392,9 @@ def public_credential(credential_id: str, request: Request, platform: PlatformDe
     if len(credential_id) > 36:
         raise InvalidInput("a credential id is at most 36 characters", property="credential_id")
     credential = credentials.public_credential(platform, credential_id)
-    headers = {"Vary": "Accept", "Cache-Control": "no-cache"}
+    # no-cache: a revocation must show at once; noindex: a learner's credential is theirs to
+    # share, not a search engine's to list
+    headers = {"Vary": "Accept", "Cache-Control": "no-cache", "X-Robots-Tag": "noindex"}
     if _wants_html(request.headers.get("accept", "")):
         return Response(
             content=_page(credential), media_type="text/html; charset=utf-8", headers=headers
@@ -449,6 +451,7 @@ def _page(credential: PublicCredential) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
 <title>{e(title)}</title>
 </head>
 <body>
