@@ -92,6 +92,12 @@ def main() -> None:
             raise AssertionError("a valid proof did not verify")
 
     raw_rate = rate(lambda: sha(leaves[0]).digest(), seconds=args.seconds)
+    node_input = b"\x01" + leaves[0] + leaves[1]  # 65 bytes: two SHA-256 blocks, not one
+    node_rate = rate(lambda: sha(node_input).digest(), seconds=args.seconds)
+    print(
+        f"raw SHA-256 (65-byte node input) {node_rate:>12,.0f} hashes/s   "
+        f"floor for a 20-step proof: {node_rate / 20:,.0f}/s"
+    )
     gen_rate = rate(generate, seconds=args.seconds)
     ver_rate = rate(verify, seconds=args.seconds)
     depth = len(proofs[0])
