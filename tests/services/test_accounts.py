@@ -713,3 +713,14 @@ def test_no_credentials_is_no_actor(accounts_platform: Platform) -> None:
         )
         is None
     )
+
+
+def test_listing_organisations_respects_a_credentials_scopes(accounts_platform: Platform) -> None:
+    owner = _actor(_user(accounts_platform))
+    accounts.create_organisation(accounts_platform, owner, slug="acme", name="Acme")
+    # an OAuth user token carries OB 3.0 scopes only: it may not enumerate the user's orgs
+    token = dataclasses.replace(owner, kind="oauth_token", scopes=frozenset({"offline_access"}))
+    with pytest.raises(PermissionDenied):
+        accounts.list_my_organisations(accounts_platform, token)
+    with_scope = dataclasses.replace(token, scopes=frozenset({"org:read"}))
+    assert len(accounts.list_my_organisations(accounts_platform, with_scope)) == 1

@@ -445,10 +445,13 @@ def login(platform: Platform, *, email: str, password: str, ip: str | None) -> L
             property="email",
         )
     hasher = _hasher(platform)
+    # made before the first lookup, whatever its outcome: the first unknown email of a
+    # process must not be the one login that also pays for hashing the dummy
+    dummy = _dummy_hash(hasher)
     user_id: str | None = None
     with platform.transaction() as session:
         row = session.scalar(select(UserRow).where(UserRow.email == key[0]))
-        stored = row.password_hash if row is not None else _dummy_hash(hasher)
+        stored = row.password_hash if row is not None else dummy
         try:
             hasher.verify(stored, password)
             user_id = row.id if row is not None else None
@@ -716,6 +719,10 @@ def get_organisation(platform: Platform, actor: Actor, org_id: str) -> Organisat
 
 def list_my_organisations(platform: Platform, actor: Actor) -> list[Organisation]:
     """The organisations the user is a member of (a machine credential: its own), by name."""
+    if actor.scopes is not None and Permission.ORG_READ.value not in actor.scopes:
+        raise PermissionDenied(
+            f"this credential lacks the scope {Permission.ORG_READ.value!r}", property="scope"
+        )
     with platform.reading() as session:
         if actor.user_id is not None:
             rows = session.execute(
