@@ -21,6 +21,7 @@ from merito.domain.ports import Fetcher
 from merito.errors import FetchError, InvalidInput, MeritoError, ProofError
 from merito.formats.did_key import parse_did_key
 from merito.formats.did_web import did_web_to_url
+from merito.formats.json_depth import too_deep
 from merito.formats.multibase import b58decode
 from merito.proofs.keys import (
     Ed25519PublicKey,
@@ -266,6 +267,10 @@ class VerificationMethodResolver:
             )
         if len(response.body) > _MAX_DOCUMENT_BYTES:
             raise _error(f"controller document {url!r} is too large", "INVALID_CONTROLLER_DOCUMENT")
+        if too_deep(response.body):  # json.loads's C recursion could overflow the stack
+            raise _error(
+                f"controller document {url!r} is nested too deeply", "INVALID_CONTROLLER_DOCUMENT"
+            )
         try:
             document = json.loads(response.body)
         except (ValueError, UnicodeDecodeError) as e:

@@ -23,6 +23,7 @@ from typing import Any, Final
 import orjson
 
 from merito.errors import InvalidCredential, InvalidInput, MeritoError, ProofError
+from merito.formats.json_depth import too_deep
 from merito.formats.multibase import b64url_decode, b64url_encode
 from merito.proofs.keys import PublicKey, Signer, public_key_from_jwk
 from merito.proofs.resolution import VerificationMethodResolver
@@ -123,6 +124,8 @@ def _loads(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
+        if too_deep(raw):  # json.loads's C recursion could overflow the stack
+            raise ValueError("it is nested too deeply to read") from None
         return json.loads(raw)  # the same verdict and message as before orjson, or a value
 
 

@@ -33,6 +33,7 @@ from merito.domain.ports import Clock, Fetcher, SystemClock
 from merito.domain.verification import Check, Outcome, VerificationReport
 from merito.errors import FetchError, MeritoError
 from merito.formats.contexts import bundled_urls
+from merito.formats.json_depth import too_deep
 from merito.formats.multibase import b64url_decode
 from merito.formats.schema import validate_achievement_credential
 from merito.formats.status_list import MIN_LIST_BITS, decode_status_list, status_at
@@ -181,6 +182,8 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _loads(text: str, what: str) -> Any:
+    if too_deep(text):  # before json.loads, whose C recursion can overflow the stack
+        raise _Unreadable(f"{what} is nested too deeply to read", reason="depth")
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as e:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -268,3 +270,40 @@ def test_random_values_in_a_signed_credential_never_raise(key: str, value: Any) 
     if BASE.get(key) == value:
         return
     _rejected({**BASE, key: value})
+
+
+_RAISED_LIMIT_SCRIPT = """
+import sys, threading
+sys.setrecursionlimit(100_000)  # what py_ecc (imported with web3) does on import
+from merito.verification import verify
+from merito.proofs import vc_jwt
+from merito.proofs.resolution import VerificationMethodResolver
+from merito.formats.multibase import b64url_encode
+deep = "[" * 100_000 + "]" * 100_000
+deep_jwt = ".".join([b64url_encode(b'{"alg":"EdDSA"}'), b64url_encode(deep.encode()), "AA"])
+out = []
+def run():  # a worker thread, as under a server, has the smaller C stack
+    out.append(verify(deep).checks[0].message)
+    out.append(verify(deep_jwt).checks[0].message)
+    out.append(vc_jwt.verify_jwt(deep_jwt, resolver=VerificationMethodResolver()).message)
+thread = threading.Thread(target=run)
+thread.start()
+thread.join()
+print("|".join(out))
+"""
+
+
+def test_deep_text_is_refused_even_when_a_library_raised_the_recursion_limit() -> None:
+    # json.loads recurses in C up to the recursion limit: at 100,000 a deep document used to
+    # overflow a thread's stack and kill the process (SIGSEGV) instead of failing "parse".
+    done = subprocess.run(
+        [sys.executable, "-c", _RAISED_LIMIT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    messages = done.stdout.strip().split("|")
+    assert len(messages) == 3
+    assert all("nested too deeply" in m for m in messages), messages

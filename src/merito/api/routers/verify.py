@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from merito.api.schemas import VerificationReportOut
+from merito.formats.json_depth import too_deep
 from merito.services import verifying
 from merito.verification import VerifyOptions
 
@@ -88,6 +89,8 @@ def unwrap(body: bytes) -> str | bytes:
     The wrapper is only recognised when it is strict JSON (UTF-8, unique keys, no NaN); any
     doubt leaves the raw body to the pipeline, whose ``parse`` check names the problem.
     """
+    if too_deep(body):  # json.loads's C recursion could overflow the stack; parse names it
+        return body
     try:
         value = json.loads(
             body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_reject_constant
