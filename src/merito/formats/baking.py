@@ -30,6 +30,7 @@ from merito.formats.images import (
     png_chunk,
     read_png_chunks,
 )
+from merito.formats.json_depth import too_deep
 
 __all__ = [
     "OB2_KEYWORD",
@@ -89,7 +90,7 @@ def _credential_text(credential: str | dict[str, Any]) -> tuple[str, bool]:
     if _JWS.fullmatch(text):
         return text, True
     try:
-        parsed = json.loads(text)
+        parsed = None if too_deep(text) else json.loads(text)
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
@@ -102,6 +103,8 @@ def _credential_text(credential: str | dict[str, Any]) -> tuple[str, bool]:
 def _classify(text: str, *, ob3: bool) -> ExtractedCredential:
     payload = text.strip()
     if payload.startswith("{"):
+        if too_deep(payload):  # json.loads's C recursion could overflow the stack
+            raise InvalidInput("baked credential is nested too deeply to read", property="image")
         try:
             parsed = json.loads(payload)
         except ValueError as e:
