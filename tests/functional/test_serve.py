@@ -23,7 +23,7 @@ from merito.services.platform import Platform, enqueue
 
 HOST = "127.0.0.1"
 MERITO = str(Path(sys.executable).parent / "merito")
-START_SECONDS = 60.0
+START_SECONDS = 120.0  # generous: a loaded CI machine spawns worker processes slowly
 STOP_SECONDS = 20.0
 MASTER_KEY = "22" * 32
 
