@@ -29,6 +29,8 @@ APP_FACTORY: Final = "merito.api.app:create_app"
 #: how long shutdown waits for the worker's message in hand (an SMTP send is bounded by
 #: the mailer's timeout; a message it abandons is retried when its lease expires)
 WORKER_JOIN_SECONDS: Final = 30.0
+#: how long a uvicorn worker process (--workers N) may take to start serving
+WORKER_START_SECONDS: Final = 60
 _log = logging.getLogger("merito.cli")
 
 
@@ -96,6 +98,9 @@ def serve(
                 workers=workers,
                 log_level=level,
                 log_config=log_config,
+                # uvicorn kills a worker process not serving within this many seconds; the
+                # app's imports alone can take longer than its default 5 on a busy host
+                timeout_worker_healthcheck=WORKER_START_SECONDS,
                 server_header=False,  # do not advertise the server software
                 proxy_headers=False,  # trust X-Forwarded-* only when an operator configures one
             )
