@@ -27,6 +27,12 @@ def _current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """These tests migrate themselves: they start from a database without tables."""
+    return empty_database_url
+
+
 def _head() -> str | None:
     with as_file(files("merito.storage").joinpath("migrations")) as path:
         config = Config()
