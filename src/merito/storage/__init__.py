@@ -7,10 +7,16 @@ the adapters (api, web, cli) never do.
 # every table module, so Base.metadata (migrations, conflict names) knows all tables
 from merito.storage import (  # noqa: F401
     tables_accounts,
+    tables_anchoring,
     tables_catalog,
     tables_delivery,
+    tables_hiring,
     tables_issuance,
+    tables_ledger,
     tables_oauth,
+    tables_sharing,
+    tables_skills,
+    tables_wallet,
 )
 from merito.storage.db import create_engine_for, integrity_as_conflict, migrate, session_factory
 from merito.storage.keystore import KeyStore
