@@ -56,6 +56,8 @@ class Permission(enum.StrEnum):
     INTEGRATIONS_MANAGE = "integrations:manage"
     AUDIT_READ = "audit:read"
     ORG_DELETE = "org:delete"
+    ROLES_WRITE = "roles:write"
+    CANDIDATES_READ = "candidates:read"
 
 
 _VIEWER: Final = frozenset({Permission.ORG_READ, Permission.CREDENTIALS_READ})
@@ -63,6 +65,8 @@ _STAFF: Final = _VIEWER | {
     Permission.ACHIEVEMENTS_WRITE,
     Permission.CREDENTIALS_ISSUE,
     Permission.CREDENTIALS_REVOKE,
+    Permission.ROLES_WRITE,
+    Permission.CANDIDATES_READ,
 }
 _ADMIN: Final = _STAFF | {
     Permission.PROFILE_WRITE,
