@@ -14,17 +14,27 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from merito.config import Settings
 from merito.domain.ports import Clock, Fetcher, Mailer, SystemClock
 from merito.errors import InvalidKey
+from merito.ledger.anchoring import LogAnchorChecker, log_id_of
 from merito.net.fetcher import GuardedFetcher
 from merito.net.mailer import ConsoleMailer, SmtpMailer
+from merito.proofs.keys import PrivateKey, generate_key
 from merito.proofs.resolution import VerificationMethodResolver
+from merito.services.anchoring import ethereum_extras
+from merito.services.ledger import SealPolicy
 from merito.services.platform import Platform
 from merito.storage import KeyStore, create_engine_for, migrate, session_factory
 from merito.verification import VerifyOptions
+
+if TYPE_CHECKING:
+    from merito.anchors.ethereum import EthereumAnchor
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +53,7 @@ def verify_options(
         resolver=VerificationMethodResolver(fetcher=fetcher, documents=documents),
         max_bytes=settings.max_document_bytes,
         max_depth=settings.max_json_depth,
+        anchor_checker=log_anchor_checker(settings),
     )
 
 
@@ -75,6 +86,40 @@ def master_key(settings: Settings) -> bytes:
         f.write(key.hex() + "\n")
     _log.warning("no MERITO_MASTER_KEY set: created %s (set the variable in production)", path)
     return key
+
+
+def log_key(master: bytes) -> PrivateKey:
+    """The platform's transparency log key (Ed25519), derived from the master key with HKDF.
+
+    Derived, not stored: every process (API, worker, CLI) has it without a database read,
+    and it is exactly as secret as the key store (docs/decisions/0008-ledger.md).
+    """
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"merito log", info=b"merito/log-key/ed25519/v1"
+    ).derive(master)
+    return generate_key("Ed25519", seed=seed)
+
+
+def log_anchor_checker(settings: Settings) -> LogAnchorChecker | None:
+    """The offline ``anchored`` check against this platform's log (None without a master key:
+    a verifier-only install has no log, and verifying never creates a key file)."""
+    if settings.master_key is None and not (settings.data_dir / _MASTER_KEY_FILE).exists():
+        return None
+    public = log_key(master_key(settings)).public_key
+    return LogAnchorChecker(
+        log_key=public,
+        log_id=log_id_of(public),
+        local_prefix=settings.base_url.rstrip("/") + "/",
+    )
+
+
+def seal_policy(settings: Settings) -> SealPolicy:
+    """When the sealer seals, and whether a batch is anchored on a chain too."""
+    return SealPolicy(
+        batch_size=settings.log_batch_size,
+        batch_seconds=settings.log_batch_seconds,
+        anchor_ethereum=getattr(settings, "ethereum_rpc_url", None) is not None,
+    )
 
 
 def _decode_master_key(text: str) -> bytes:
@@ -139,12 +184,47 @@ def platform(
     if settings.auto_migrate if migrate_ is None else migrate_:
         migrate(engine)
     sessions = session_factory(engine)
+    master = master_key(settings)
     return Platform(
         sessions=sessions,
-        keystore=KeyStore(sessions, master_key(settings), clock=clock),
+        keystore=KeyStore(sessions, master, clock=clock),
         clock=clock,
         mailer=mailer_ or mailer(settings, clock=clock),
         base_url=settings.base_url,
         fetcher=fetcher_ if fetcher_ is not None else fetcher(settings),
         status_list_size=settings.status_list_size,
+        extras={**_ethereum_extras(settings), "log_key": log_key(master)},
+    )
+
+
+def ethereum_anchor(settings: Settings) -> EthereumAnchor | None:
+    """The Ethereum anchor (``merito.anchors.ethereum.EthereumAnchor``) when
+    MERITO_ETHEREUM_RPC_URL is set, else None. Nothing is sent to the node here.
+
+    Each RPC call is tried twice at most: the outbox's back-off (minutes) handles longer
+    outages, so a dead node never holds a worker for long.
+    """
+    if settings.ethereum_rpc_url is None:
+        return None
+    from merito.anchors.ethereum import EthereumAnchor, RetryPolicy  # web3 only when used
+
+    key = settings.ethereum_private_key
+    return EthereumAnchor.connect(
+        settings.ethereum_rpc_url,
+        request_timeout=settings.ethereum_request_timeout,
+        to_address=settings.ethereum_to_address,
+        private_key=key.get_secret_value() if key is not None else None,
+        from_address=settings.ethereum_from_address,
+        confirmations=settings.ethereum_confirmations,
+        gas_limit=settings.ethereum_gas_limit,
+        timeout=settings.ethereum_request_timeout * 3,
+        retry=RetryPolicy(retries=2, backoff=0.5, max_backoff=1.0),
+    )
+
+
+def _ethereum_extras(settings: Settings) -> dict[str, Any]:
+    return ethereum_extras(
+        ethereum_anchor(settings),
+        chain_id=settings.ethereum_chain_id,
+        poll_interval=settings.ethereum_poll_interval,
     )

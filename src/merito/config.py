@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
 
+    # --- the transparency log (ledger) ---------------------------------------------------
+    #: seal a batch into a Signed Tree Head when this many credentials wait...
+    log_batch_size: int = Field(default=256, ge=1, le=100_000)
+    #: ...or when the oldest has waited this many seconds
+    log_batch_seconds: float = Field(default=10.0, gt=0)
+
     # --- email ------------------------------------------------------------------------------
     #: SMTP server host; unset: emails are printed to the console (development)
     smtp_host: str | None = None
@@ -55,6 +61,24 @@ class Settings(BaseSettings):
     fetch_allow_private: bool = False
     fetch_max_bytes: int = Field(default=2_000_000, gt=0)
     fetch_timeout: float = Field(default=5.0, gt=0)
+
+    # --- Ethereum anchoring (optional; docs/ledger.md) ------------------------------------------
+    #: JSON-RPC URL of an Ethereum-compatible node; unset: sealed batches are not put on chain
+    ethereum_rpc_url: str | None = None
+    #: the chain the node must serve (1 mainnet, 11155111 sepolia, 31337 Hardhat); unset: any
+    ethereum_chain_id: int | None = Field(default=None, gt=0)
+    #: the sender's secp256k1 key (hex); unset: ethereum_from_address, unlocked on the node (dev)
+    ethereum_private_key: SecretStr | None = None
+    ethereum_from_address: str | None = None
+    #: where the 0-value anchor transactions go (cert-issuer's burn address by default)
+    ethereum_to_address: str = "0xdeaddeaddeaddeaddeaddeaddeaddeaddeaddead"
+    #: blocks (the transaction's own included) before an anchor is written into the proofs
+    ethereum_confirmations: int = Field(default=2, ge=1)
+    #: gas per anchor transaction; unset: the node's estimate (21,000 + the root's 32 bytes)
+    ethereum_gas_limit: int | None = Field(default=None, ge=21_000)
+    #: seconds per JSON-RPC call, and between two confirmation polls
+    ethereum_request_timeout: float = Field(default=10.0, gt=0)
+    ethereum_poll_interval: float = Field(default=15.0, gt=0)
 
     @property
     def effective_database_url(self) -> str:

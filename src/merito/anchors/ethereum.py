@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from eth_account import Account
@@ -36,7 +37,15 @@ from web3.exceptions import (
 from merito.domain.ports import AnchorReceipt
 from merito.errors import AnchorError, InvalidInput, NotFound
 
-__all__ = ["NETWORK_NAMES", "EthereumAnchor", "RetryPolicy", "blink_uri"]
+__all__ = [
+    "NETWORK_NAMES",
+    "EthereumAnchor",
+    "PreparedTransaction",
+    "RetryPolicy",
+    "blink_uri",
+    "network_chain_id",
+    "node_name",
+]
 
 log = logging.getLogger("merito.anchors.ethereum")
 
@@ -54,6 +63,43 @@ _TRANSIENT: Final = (
     ConnectionError,
     TimeoutError,
 )
+
+
+def node_name(rpc_url: str) -> str:
+    """``scheme://host[:port]`` of an RPC URL: hosted nodes carry API keys in the path/query,
+    which must not reach logs, errors or the outbox's ``last_error``."""
+    parts = urlsplit(rpc_url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def network_chain_id(network: str) -> int | None:
+    """The chain id a Blink network names (``sepolia`` or ``31337``); None if unknown."""
+    for chain_id, name in NETWORK_NAMES.items():
+        if name == network:
+            return chain_id
+    return int(network) if network.isdigit() else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedTransaction:
+    """An anchor transaction made but maybe not sent: what a caller records *before* the
+    broadcast, so that a crash after it finds the same transaction instead of paying twice.
+
+    ``tx_hash`` and ``raw`` (0x hex) are known at once when signing locally; for an account
+    the node unlocks they are None until the node accepts it (then ``start_block`` bounds
+    the search for it by ``nonce``).
+    """
+
+    chain_id: int
+    sender: str
+    nonce: int
+    gas: int
+    gas_price: int
+    start_block: int
+    tx_hash: str | None = None
+    raw: str | None = None
 
 
 def blink_uri(chain_id: int, transaction_id: str) -> str:
@@ -96,6 +142,7 @@ class EthereumAnchor:
         private_key: str | None = None,
         from_address: str | None = None,
         confirmations: int = 1,
+        gas_limit: int | None = None,
         timeout: float = 120.0,
         poll_interval: float = 1.0,
         retry: RetryPolicy | None = None,
@@ -109,6 +156,8 @@ class EthereumAnchor:
             )
         if confirmations < 1:
             raise InvalidInput("confirmations must be at least 1", property="confirmations")
+        if gas_limit is not None and gas_limit < 21_000:
+            raise InvalidInput("gas_limit must be at least 21000", property="gas_limit")
         if timeout <= 0 or poll_interval <= 0:
             raise InvalidInput("timeout and poll_interval must be positive", property="timeout")
         self._account: Any = None
@@ -131,6 +180,7 @@ class EthereumAnchor:
         self._to = Web3.to_checksum_address(to_address)
         self._sender: str = sender
         self.confirmations = confirmations
+        self._gas_limit = gas_limit
         self._timeout = timeout
         self._poll = poll_interval
         self._retry = retry or RetryPolicy()
@@ -150,11 +200,16 @@ class EthereumAnchor:
             # our own back-off below; web3's retry middleware would multiply the attempts
             exception_retry_configuration=None,
         )
-        return cls(Web3(provider), node=rpc_url, **options)
+        options.setdefault("node", node_name(rpc_url))
+        return cls(Web3(provider), **options)
 
     @property
     def sender(self) -> str:
         return self._sender
+
+    @property
+    def signs_locally(self) -> bool:
+        return self._account is not None
 
     # --- RPC with retries ----------------------------------------------------------------
 
@@ -184,39 +239,7 @@ class EthereumAnchor:
 
     def submit(self, root: bytes) -> str:
         """Send the transaction carrying ``root``; return its hash (``0x`` hex) at once."""
-        if len(root) != _ROOT_SIZE:
-            raise InvalidInput(f"a root is {_ROOT_SIZE} bytes", property="root")
-        chain_id = self.chain_id()
-        tx: dict[str, Any] = {
-            "from": self._sender,
-            "to": self._to,
-            "value": 0,
-            "data": HexBytes(root),
-            "chainId": chain_id,
-        }
-        try:
-            tx["gas"] = self._call("eth_estimateGas", lambda: self._w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
-            tx["gasPrice"] = self._call("eth_gasPrice", lambda: self._w3.eth.gas_price)
-            tx["nonce"] = self._call(
-                "eth_getTransactionCount",
-                lambda: self._w3.eth.get_transaction_count(self._sender, "pending"),  # type: ignore[arg-type]
-            )
-            if self._account is None:
-                sent = self._call(
-                    "eth_sendTransaction",
-                    lambda: self._w3.eth.send_transaction(tx),  # type: ignore[arg-type]
-                )
-                return HexBytes(sent).to_0x_hex()
-            signed = self._account.sign_transaction({k: v for k, v in tx.items() if k != "from"})
-            tx_hash = HexBytes(signed.hash).to_0x_hex()
-            self._call(
-                "eth_sendRawTransaction", lambda: self._send_raw(signed.raw_transaction, tx_hash)
-            )
-            return tx_hash
-        except Web3RPCError as e:
-            raise AnchorError(
-                f"{self._node} refused the anchor transaction: {e}", transient=False
-            ) from e
+        return self.broadcast(self.prepare(root), root)
 
     def _send_raw(self, raw: bytes, tx_hash: str) -> None:
         try:
@@ -236,6 +259,136 @@ class EthereumAnchor:
                     transient=True,
                     property="nonce",
                 ) from e
+
+    # --- step by step, for a caller that records each step (services.anchoring) ------------
+
+    def _tx(self, root: bytes, chain_id: int) -> dict[str, Any]:
+        if len(root) != _ROOT_SIZE:
+            raise InvalidInput(f"a root is {_ROOT_SIZE} bytes", property="root")
+        return {
+            "from": self._sender,
+            "to": self._to,
+            "value": 0,
+            "data": HexBytes(root),
+            "chainId": chain_id,
+        }
+
+    def prepare(self, root: bytes, *, min_nonce: int = 0) -> PreparedTransaction:
+        """Make (and, with a private key, sign) the transaction carrying ``root``; send nothing.
+
+        The nonce is the node's pending count, or ``min_nonce`` if higher (the caller's own
+        record of nonces it has handed out but maybe not yet broadcast).
+        """
+        chain_id = self.chain_id()
+        tx = self._tx(root, chain_id)
+        try:
+            gas = self._gas_limit or self._call(
+                "eth_estimateGas",
+                lambda: self._w3.eth.estimate_gas(tx),  # type: ignore[arg-type]
+            )
+            gas_price = self._call("eth_gasPrice", lambda: self._w3.eth.gas_price)
+            pending = self._call(
+                "eth_getTransactionCount",
+                lambda: self._w3.eth.get_transaction_count(self._sender, "pending"),  # type: ignore[arg-type]
+            )
+            head = self._call("eth_blockNumber", lambda: self._w3.eth.block_number)
+        except Web3RPCError as e:
+            raise AnchorError(
+                f"{self._node} refused the anchor transaction: {e}", transient=False
+            ) from e
+        nonce = max(int(pending), min_nonce)
+        prepared = PreparedTransaction(
+            chain_id=chain_id,
+            sender=self._sender,
+            nonce=nonce,
+            gas=int(gas),
+            gas_price=int(gas_price),
+            start_block=int(head),
+        )
+        if self._account is None:
+            return prepared
+        signed = self._account.sign_transaction(
+            {k: v for k, v in tx.items() if k != "from"}
+            | {"gas": gas, "gasPrice": gas_price, "nonce": nonce}
+        )
+        return _with_signature(prepared, signed)
+
+    def broadcast(self, prepared: PreparedTransaction, root: bytes) -> str:
+        """Send ``prepared`` (again: a node that has it already is fine); return its hash.
+
+        ``AnchorError(transient=True, property="nonce")`` when another transaction of the
+        sender holds the nonce: prepare a new one.
+        """
+        try:
+            if prepared.raw is not None and prepared.tx_hash is not None:
+                raw, tx_hash = HexBytes(prepared.raw), prepared.tx_hash
+                self._call("eth_sendRawTransaction", lambda: self._send_raw(raw, tx_hash))
+                return tx_hash
+            tx = self._tx(root, prepared.chain_id) | {
+                "nonce": prepared.nonce,
+                "gas": prepared.gas,
+                "gasPrice": prepared.gas_price,
+            }
+            sent = self._call(
+                "eth_sendTransaction",
+                lambda: self._w3.eth.send_transaction(tx),  # type: ignore[arg-type]
+            )
+            return HexBytes(sent).to_0x_hex()
+        except Web3RPCError as e:
+            if _nonce_clash(e):
+                raise AnchorError(
+                    f"{self._node}: nonce {prepared.nonce} of {self._sender} is taken",
+                    transient=True,
+                    property="nonce",
+                ) from e
+            raise AnchorError(
+                f"{self._node} refused the anchor transaction: {e}", transient=False
+            ) from e
+
+    def observe(self, transaction_id: str) -> AnchorReceipt | None:
+        """The transaction as the node sees it now: None if unknown (never sent, dropped,
+        or reorganised away), ``block_number`` None while pending. A reverted transaction
+        is ``AnchorError(transient=False)``."""
+        _check_tx_id(transaction_id)
+        receipt = self._receipt(transaction_id)
+        if receipt is not None:
+            return receipt
+        try:
+            return self._read(transaction_id, None)
+        except TransactionNotFound:
+            return None
+
+    def nonce_used(self, nonce: int) -> bool:
+        """True when a mined transaction of the sender has used ``nonce``."""
+        mined = self._call(
+            "eth_getTransactionCount",
+            lambda: self._w3.eth.get_transaction_count(self._sender, "latest"),  # type: ignore[arg-type]
+        )
+        return int(mined) > nonce
+
+    def find_sent(
+        self, prepared: PreparedTransaction, root: bytes, *, span: int = 1024
+    ) -> str | None:
+        """The hash of the sender's mined transaction with ``prepared.nonce`` carrying
+        ``root``, looked for from ``start_block`` (at most ``span`` blocks): how an unlocked
+        send whose reply was lost is found again."""
+        head = int(self._call("eth_blockNumber", lambda: self._w3.eth.block_number))
+        last = min(head, prepared.start_block + span)
+        for number in range(prepared.start_block, last + 1):
+            block = self._call(
+                "eth_getBlockByNumber",
+                lambda n=number: self._w3.eth.get_block(n, full_transactions=True),  # type: ignore[misc]
+            )
+            for tx in block["transactions"]:
+                if (
+                    isinstance(tx, Mapping)
+                    and tx.get("from") == self._sender
+                    and int(tx["nonce"]) == prepared.nonce
+                    # eth-tester names a block's transaction data "data", nodes "input"
+                    and bytes(HexBytes(tx.get("input", tx.get("data", b"")))) == root
+                ):
+                    return HexBytes(tx["hash"]).to_0x_hex()
+        return None
 
     def wait(self, transaction_id: str) -> AnchorReceipt:
         """Poll until the transaction has ``confirmations`` blocks; bounded by ``timeout``."""
@@ -321,6 +474,27 @@ class EthereumAnchor:
         except NotFound:
             return False
         return receipt.root == root and receipt.confirmations >= self.confirmations
+
+
+def _with_signature(prepared: PreparedTransaction, signed: Any) -> PreparedTransaction:
+    return PreparedTransaction(
+        chain_id=prepared.chain_id,
+        sender=prepared.sender,
+        nonce=prepared.nonce,
+        gas=prepared.gas,
+        gas_price=prepared.gas_price,
+        start_block=prepared.start_block,
+        tx_hash=HexBytes(signed.hash).to_0x_hex(),
+        raw=HexBytes(signed.raw_transaction).to_0x_hex(),
+    )
+
+
+_NONCE_CLASHES: Final = ("nonce too low", "replacement transaction underpriced", "already known")
+
+
+def _nonce_clash(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(clash in text for clash in _NONCE_CLASHES)
 
 
 def _check_tx_id(transaction_id: str) -> None:

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from merito.domain.ports import OutgoingEmail
 from merito.errors import Conflict, DeliveryError, InvalidInput, MeritoError, NotFound
+from merito.services import anchoring
 from merito.services.platform import Actor, Permission, Platform, audit, authorize
 from merito.storage.tables_delivery import DELIVERY_STATES, DeliveryState, OutboxRow, state_filter
 
@@ -150,6 +151,8 @@ def send_email(platform: Platform, payload: Mapping[str, Any]) -> None:
 #: what ``merito serve`` and ``merito worker`` deliver; later areas register their topics here
 DEFAULT_HANDLERS: Final = HandlerRegistry()
 DEFAULT_HANDLERS.register("email.*", send_email)
+DEFAULT_HANDLERS.register(anchoring.ANCHOR_TOPIC, anchoring.anchor_batch)
+DEFAULT_HANDLERS.register(anchoring.CONFIRM_TOPIC, anchoring.confirm_anchor)
 
 
 # --- retry policy --------------------------------------------------------------------------------

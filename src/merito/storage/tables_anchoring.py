@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merito.storage.tables import Base, BigId, utcnow
@@ -30,6 +39,9 @@ class ChainAnchorRow(Base):
         CheckConstraint("status IN ('pending', 'submitted', 'confirmed', 'failed')", name="status"),
         CheckConstraint("confirmations >= 0", name="confirmations_non_negative"),
         Index(None, "status", "updated_at"),
+        # a nonce is spent once per sender and chain: two workers that picked the same one
+        # cannot both record it (the second signs again with the next)
+        UniqueConstraint("chain_id", "sender", "nonce"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -42,6 +54,9 @@ class ChainAnchorRow(Base):
     chain_id: Mapped[int | None] = mapped_column(BigInteger)
     sender: Mapped[str | None] = mapped_column(String(42))
     nonce: Mapped[int | None] = mapped_column(BigInteger)
+    #: gas and gas price (wei) the transaction was made with (an unlocked re-send reuses them)
+    gas: Mapped[int | None] = mapped_column(BigInteger)
+    gas_price: Mapped[int | None] = mapped_column(BigInteger)
     #: 0x hex; NULL until signed (an unlocked node account: until the node answers the send)
     tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
     #: the signed transaction (0x hex), re-broadcast when the node lost it (crash, reorg)

@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("chain_id", sa.BigInteger(), nullable=True),
         sa.Column("sender", sa.String(length=42), nullable=True),
         sa.Column("nonce", sa.BigInteger(), nullable=True),
+        sa.Column("gas", sa.BigInteger(), nullable=True),
+        sa.Column("gas_price", sa.BigInteger(), nullable=True),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
         sa.Column("raw_tx", sa.Text(), nullable=True),
         sa.Column("start_block", sa.BigInteger(), nullable=True),
@@ -54,6 +56,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chain_anchors")),
         sa.UniqueConstraint("batch_id", name=op.f("uq_chain_anchors_batch_id")),
+        sa.UniqueConstraint(
+            "chain_id", "sender", "nonce", name=op.f("uq_chain_anchors_chain_id_sender_nonce")
+        ),
     )
     op.create_index(op.f("ix_chain_anchors_tx_hash"), "chain_anchors", ["tx_hash"])
     op.create_index(
