@@ -732,7 +732,15 @@ def check_proof(state: VerificationState) -> Check:
     # A proof of a type Merito does not implement proves nothing either way: it is reported,
     # and the credential stands on the proofs that were checked (as 1EdTech's validator does
     # with simple-multiple-proofs.json). A checkable proof that fails always fails.
-    unsupported = [r for r in results if not r.verified and r.problem == "UNSUPPORTED_PROOF"]
+    # An anchoring proof (Blockcerts merkle-proof-2019) is no signature: 'anchored' checks it.
+    unsupported = [
+        r
+        for r in results
+        if not r.verified
+        and r.problem == "UNSUPPORTED_PROOF"
+        and r.cryptosuite != "merkle-proof-2019"
+        and r.type != "MerkleProof2019"
+    ]
     failed = [
         (i, r) for i, r in enumerate(results) if not r.verified and r.problem != "UNSUPPORTED_PROOF"
     ]
