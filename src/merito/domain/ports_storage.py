@@ -6,12 +6,12 @@ layers, need not import ``merito.proofs``: services spell it ``KeyStore[Signer]`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["IssuerKey", "KeyStatus", "KeyStore"]
+__all__ = ["IssuerKey", "KeyStatus", "KeyStore", "SealedSecret"]
 
 KeyStatus = Literal["active", "retired"]
 
@@ -32,6 +32,16 @@ class IssuerKey:
     status: KeyStatus
     created_at: datetime
     retired_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSecret:
+    """A secret sealed by the key store (AES-256-GCM): store all three, open with the store."""
+
+    ciphertext: bytes
+    nonce: bytes
+    #: which master key sealed it (a fingerprint, not the key)
+    master_key_id: str
 
 
 @runtime_checkable
@@ -58,4 +68,13 @@ class KeyStore(Protocol[SignerT_co]):
     def rotate(self, org_id: str, *, did: str | None = None, algorithm: str | None = None) -> str:
         """Retires the active key (of ``algorithm``; needed when several are active) and creates
         its successor; returns the new verification method."""
+        ...
+
+    def seal(self, plaintext: bytes, *, context: Sequence[str]) -> SealedSecret:
+        """Seals another secret (a learner's holder key); ``context`` is its associated data
+        (a purpose and at least two values) and must be given again to open it."""
+        ...
+
+    def unseal(self, sealed: SealedSecret, *, context: Sequence[str]) -> bytes:
+        """Opens what ``seal`` sealed with the same ``context``; raises InvalidKey otherwise."""
         ...

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from merito.domain.ports import Clock, SystemClock
-from merito.domain.ports_storage import IssuerKey
+from merito.domain.ports_storage import IssuerKey, SealedSecret
 from merito.errors import Conflict, InvalidKey, NotFound
 from merito.formats.did_key import create_did_key
 from merito.formats.multibase import b64url_encode
@@ -57,6 +57,10 @@ def _hkdf(master_key: bytes, info: bytes, length: int) -> bytes:
 def _associated_data(org_id: str, verification_method: str) -> bytes:
     # a JSON array is unambiguous whatever characters the two values hold
     return json.dumps([org_id, verification_method], separators=(",", ":")).encode()
+
+
+def _context_data(context: Sequence[str]) -> bytes:
+    return json.dumps(list(context), separators=(",", ":")).encode()
 
 
 def _jwk_thumbprint(jwk: Mapping[str, str]) -> str:
@@ -205,6 +209,36 @@ class KeyStore:
             with integrity_as_conflict():
                 session.flush()
             return row.verification_method
+
+    def seal(self, plaintext: bytes, *, context: Sequence[str]) -> SealedSecret:
+        """Seals a secret that is not an issuer key (a learner's holder key) under the master key.
+
+        ``context`` (e.g. ``["holder-key", user_id, did]``) is the associated data: the
+        ciphertext only opens with the same values. Its first element names the purpose, so a
+        sealed secret never opens as an issuer key (whose associated data has two elements).
+        """
+        if len(context) < 3:
+            raise InvalidKey("a sealing context needs a purpose and two values", property="context")
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = self._aead.encrypt(nonce, plaintext, _context_data(context))
+        return SealedSecret(ciphertext=ciphertext, nonce=nonce, master_key_id=self._master_key_id)
+
+    def unseal(self, sealed: SealedSecret, *, context: Sequence[str]) -> bytes:
+        """The secret ``seal`` sealed with this ``context``; InvalidKey when it does not open."""
+        if sealed.master_key_id != self._master_key_id:
+            raise InvalidKey(
+                f"this secret was sealed under another master key (id {sealed.master_key_id}, "
+                f"configured {self._master_key_id}): check the configured master key",
+                property="master_key",
+            )
+        try:
+            return self._aead.decrypt(sealed.nonce, sealed.ciphertext, _context_data(context))
+        except InvalidTag:
+            raise InvalidKey(
+                "the sealed secret does not authenticate: its ciphertext, nonce or context "
+                "was changed",
+                property="encrypted_private_key",
+            ) from None
 
     # --- sealing ----------------------------------------------------------------------------
 

@@ -468,9 +468,12 @@ def check_format(state: VerificationState) -> Check:
             property="type",
         )
     urls = [c for c in context_list if isinstance(c, str)]
-    if any(u.startswith(_OB_CONTEXT_PREFIX) for u in urls) or _OB_ANY_TYPES & set(types):
+    # a CLR lists the OB 3.0 context too (CLR 2.0 §B.1.3): its type decides first
+    if "ClrCredential" in types:
+        state.format, name = "clr-2.0", "a Comprehensive Learner Record 2.0"
+    elif any(u.startswith(_OB_CONTEXT_PREFIX) for u in urls) or _OB_ANY_TYPES & set(types):
         state.format, name = "ob-3.0", "an Open Badges 3.0 credential"
-    elif any(u.startswith(_CLR_CONTEXT_PREFIX) for u in urls) or "ClrCredential" in types:
+    elif any(u.startswith(_CLR_CONTEXT_PREFIX) for u in urls):
         state.format, name = "clr-2.0", "a Comprehensive Learner Record 2.0"
     else:
         state.format, name = "vc", "a verifiable credential"
