@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 JS := tests/interop/js
+BROWSER_JS := tests/browser/js
+CHROMIUM ?= /usr/bin/chromium
+WEB := src/merito/web
 CHAIN := tests/chain
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check lint typecheck layers unit services bench clean
+.PHONY: help demo test check lint typecheck layers unit services bench clean chromium browser messages
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +28,24 @@ $(JS)/node_modules/.installed: $(JS)/package-lock.json
 $(CHAIN)/node_modules/.installed: $(CHAIN)/package-lock.json
 	@if command -v npm >/dev/null; then cd $(CHAIN) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the Ethereum anchor tests on a Hardhat node will be skipped"; fi
+
+$(BROWSER_JS)/node_modules/.installed: $(BROWSER_JS)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(BROWSER_JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the browser tests' accessibility checks (axe-core) will be skipped"; fi
+
+chromium: ## install Debian's Chromium for the browser tests (Playwright never downloads one)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	elif command -v sudo >/dev/null; then sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "$(CHROMIUM) not found and not root: the browser tests will be skipped"; fi
+
+browser: $(BIN)/.installed $(BROWSER_JS)/node_modules/.installed chromium ## the browser tests only (screenshots in test-output/screenshots)
+	$(BIN)/pytest -q tests/browser
+
+messages: $(BIN)/.installed ## extract the pages' messages and update the catalogs (then translate the .po files)
+	cd $(WEB) && ../../../$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext --no-location --sort-output \
+		--project=Merito --copyright-holder="Merito contributors" -o locale/messages.pot .
+	cd $(WEB) && ../../../$(BIN)/pybabel update -i locale/messages.pot -d locale -D messages --no-location --ignore-obsolete
 
 demo: $(BIN)/.installed ## install and run the Merito demo
 	$(BIN)/merito demo
@@ -47,11 +68,11 @@ check: lint typecheck layers ## all static gates
 services: ## start the services the tests use (PostgreSQL), installing them if needed
 	@scripts/ensure-services.sh
 
-test: $(BIN)/.installed $(JS)/node_modules/.installed $(CHAIN)/node_modules/.installed services check ## install everything and run every gate and test
+test: $(BIN)/.installed $(JS)/node_modules/.installed $(CHAIN)/node_modules/.installed $(BROWSER_JS)/node_modules/.installed chromium services check ## install everything and run every gate and test
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.installed ## run the benchmarks (numbers, not pass/fail)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules $(CHAIN)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules $(CHAIN)/node_modules $(BROWSER_JS)/node_modules test-output

@@ -35,6 +35,7 @@ from merito.verification import VerifyOptions
 
 if TYPE_CHECKING:
     from merito.anchors.ethereum import EthereumAnchor
+    from merito.anchors.ethereum_checker import EthereumChainChecker
 
 _log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def log_anchor_checker(settings: Settings) -> LogAnchorChecker | None:
         log_key=public,
         log_id=log_id_of(public),
         local_prefix=settings.base_url.rstrip("/") + "/",
+        chain_checker=ethereum_chain_checker(settings),
     )
 
 
@@ -220,6 +222,16 @@ def ethereum_anchor(settings: Settings) -> EthereumAnchor | None:
         timeout=settings.ethereum_request_timeout * 3,
         retry=RetryPolicy(retries=2, backoff=0.5, max_backoff=1.0),
     )
+
+
+def ethereum_chain_checker(settings: Settings) -> EthereumChainChecker | None:
+    """The verifier's on-chain check of blink:eth anchors, when MERITO_ETHEREUM_RPC_URL is set."""
+    anchor = ethereum_anchor(settings)
+    if anchor is None:
+        return None
+    from merito.anchors.ethereum_checker import EthereumChainChecker
+
+    return EthereumChainChecker(anchor=anchor, chain_id=settings.ethereum_chain_id)
 
 
 def _ethereum_extras(settings: Settings) -> dict[str, Any]:

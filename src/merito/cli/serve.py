@@ -1,4 +1,4 @@
-"""``merito serve``: runs the HTTP API (and later the web UI) with uvicorn, and the outbox worker.
+"""``merito serve``: runs the API and the web pages with uvicorn, and the outbox worker.
 
 The app is named by its import string, not imported: the CLI and the API are sibling
 adapters that never import each other, and uvicorn needs the string anyway to start
@@ -25,7 +25,7 @@ from merito.cli.worker import check_log_level, stop_on_signals
 from merito.config import load_settings
 from merito.services import outbox
 
-APP_FACTORY: Final = "merito.api.app:create_app"
+APP_FACTORY: Final = "merito.asgi:create_app"  # the API and the web pages
 #: how long shutdown waits for the worker's message in hand (an SMTP send is bounded by
 #: the mailer's timeout; a message it abandons is retried when its lease expires)
 WORKER_JOIN_SECONDS: Final = 30.0

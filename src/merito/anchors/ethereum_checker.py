@@ -1,0 +1,139 @@
+"""The verifier's on-chain half of ``anchored``: is the proof's merkleRoot in the named tx?
+
+The offline check (``merito.ledger.anchoring.LogAnchorChecker``) proves the credential is in
+the signed log and its Blockcerts path leads to ``merkleRoot``. When an RPC URL is configured
+this adds what cert-verifier-js's ``lookForTx`` does: fetch the transaction each
+``blink:eth:<network>:<tx>`` anchor names and require its input to equal ``merkleRoot``,
+with the configured number of confirmations. It does I/O, so it lives here and bootstrap
+injects it (``LogAnchorChecker.chain_checker``); the pure pipeline never opens a socket.
+
+Outcomes: PASS (the transaction carries the root, deep enough), FAIL (no such transaction,
+or it carries something else: a forged anchor), WARNING (the node is unreachable, the
+transaction is still shallow, or the anchor names another network than the node serves),
+None (no Ethereum anchor: no opinion, the log check decides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from merito.anchors.ethereum import NETWORK_NAMES, EthereumAnchor, network_chain_id
+from merito.domain.verification import Check, Outcome
+from merito.errors import AnchorError, InvalidInput, NotFound
+from merito.proofs.merkle_proof_2019 import MerkleProof2019Result
+
+__all__ = ["EthereumChainChecker", "ethereum_anchors"]
+
+_TITLE: Final = "It is anchored in a public log"
+_PREFIX: Final = "blink:eth:"
+
+
+def ethereum_anchors(anchors: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """``(network, tx)`` of each ``blink:eth:<network>:<tx>`` anchor, in order."""
+    found = []
+    for anchor in anchors:
+        if isinstance(anchor, str) and anchor.startswith(_PREFIX):
+            network, _, tx = anchor[len(_PREFIX) :].partition(":")
+            if network and tx:
+                found.append((network, tx))
+    return found
+
+
+def _check(outcome: Outcome, message: str, **details: Any) -> Check:
+    return Check(id="anchored", outcome=outcome, title=_TITLE, message=message, details=details)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EthereumChainChecker:
+    """A ``ChainChecker``: the chain's verdict on a verified MerkleProof2019 receipt.
+
+    ``chain_id`` is the chain the node is configured to serve (asked of the node when None);
+    ``confirmations`` comes from the anchor (MERITO_ETHEREUM_CONFIRMATIONS).
+    """
+
+    anchor: EthereumAnchor
+    chain_id: int | None = None
+
+    def __call__(
+        self, credential: Mapping[str, Any], result: MerkleProof2019Result
+    ) -> Check | None:
+        root = result.merkle_root
+        anchors = ethereum_anchors(list(result.anchors))
+        if root is None or not anchors:
+            return None
+        try:
+            chain_id = self.chain_id or self.anchor.chain_id()
+        except AnchorError as e:
+            return self._unreachable(e, anchors)
+        ours = [(n, tx) for n, tx in anchors if network_chain_id(n) == chain_id]
+        if not ours:
+            networks = ", ".join(sorted({n for n, _ in anchors}))
+            return _check(
+                Outcome.WARNING,
+                f"The batch root is anchored on Ethereum ({networks}), but the configured "
+                f"node serves {NETWORK_NAMES.get(chain_id, chain_id)}: not checked on chain.",
+                anchor_status="unchecked",
+                chain_id=chain_id,
+            )
+        network, tx = ours[0]
+        try:
+            receipt = self.anchor.lookup(tx)
+        except InvalidInput:
+            return _check(
+                Outcome.FAIL,
+                f"The anchor's transaction id {tx!r} is not 0x and 64 hex digits.",
+                anchor_status="failed",
+                property="anchors",
+            )
+        except NotFound:
+            return _check(
+                Outcome.FAIL,
+                f"The chain has no (successful) transaction {tx}: the anchor is not real.",
+                anchor_status="failed",
+                property="anchors",
+                transaction=tx,
+            )
+        except AnchorError as e:
+            return self._unreachable(e, anchors)
+        details: dict[str, Any] = {
+            "network": network,
+            "chain_id": chain_id,
+            "transaction": receipt.transaction_id,
+            "block_number": receipt.block_number,
+            "confirmations": receipt.confirmations,
+            "merkle_root": root.hex(),
+        }
+        if receipt.root != root:
+            return _check(
+                Outcome.FAIL,
+                f"Transaction {tx} does not carry the credential's merkleRoot: "
+                "the anchor was forged or belongs to another batch.",
+                anchor_status="failed",
+                property="merkleRoot",
+                **details,
+            )
+        if receipt.confirmations < self.anchor.confirmations:
+            return _check(
+                Outcome.WARNING,
+                f"Transaction {tx} carries the merkleRoot but has {receipt.confirmations} of "
+                f"the {self.anchor.confirmations} confirmations required yet.",
+                anchor_status="shallow",
+                **details,
+            )
+        return _check(
+            Outcome.PASS,
+            f"Transaction {tx} on {network} carries the merkleRoot "
+            f"(block {receipt.block_number}, {receipt.confirmations} confirmations).",
+            anchor_status="anchored",
+            **details,
+        )
+
+    def _unreachable(self, error: AnchorError, anchors: list[tuple[str, str]]) -> Check:
+        return _check(
+            Outcome.WARNING,
+            f"The Ethereum anchor could not be checked: {error.message}",
+            anchor_status="unchecked",
+            anchors=[f"{_PREFIX}{n}:{tx}" for n, tx in anchors],
+        )

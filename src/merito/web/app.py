@@ -1,0 +1,34 @@
+"""Installs the pages and the static files on an ASGI app (see ``merito.asgi``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from merito.web import pages
+
+__all__ = ["STATIC_DIR", "STATIC_PATH", "install"]
+
+STATIC_PATH: Final = "/static"
+STATIC_DIR: Final = Path(__file__).parent / "static"
+
+
+class _Static(StaticFiles):
+    """Static files with a cache lifetime (they change only with a release)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Adds every page route and ``/static`` to ``app``."""
+    app.include_router(pages.router)
+    app.mount(STATIC_PATH, _Static(directory=STATIC_DIR), name="static")

@@ -1,0 +1,114 @@
+"""The verifier's on-chain check of blink:eth anchors, on an in-process chain (eth-tester)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from web3 import EthereumTesterProvider, Web3
+
+from merito.anchors.ethereum import EthereumAnchor, RetryPolicy, blink_uri
+from merito.anchors.ethereum_checker import EthereumChainChecker, ethereum_anchors
+from merito.domain.verification import Outcome
+from merito.proofs.merkle_proof_2019 import MerkleProof2019Result, batch_proofs
+
+DEAD = "0x000000000000000000000000000000000000dEaD"
+KEY = "0x" + "00" * 31 + "01"
+FAST = RetryPolicy(retries=1, backoff=0.0, max_backoff=0.0)
+TARGETS = [i.to_bytes(32, "big") for i in range(7)]
+
+
+@pytest.fixture
+def w3() -> Web3:
+    return Web3(EthereumTesterProvider())
+
+
+def _result(*anchors: str) -> MerkleProof2019Result:
+    return MerkleProof2019Result(True, batch_proofs(TARGETS, anchors=list(anchors))[3])
+
+
+def _anchored(w3: Web3, confirmations: int = 1) -> tuple[EthereumAnchor, str]:
+    anchor = EthereumAnchor(
+        w3, to_address=DEAD, private_key=KEY, confirmations=confirmations, retry=FAST
+    )
+    root = batch_proofs(TARGETS, anchors=[])[0].merkle_root
+    receipt = anchor.anchor(root)
+    return anchor, receipt.anchor_uri
+
+
+def test_a_transaction_carrying_the_root_passes(w3: Web3) -> None:
+    anchor, uri = _anchored(w3)
+    check = EthereumChainChecker(anchor=anchor)({}, _result(uri))
+    assert check is not None
+    assert check.outcome is Outcome.PASS, check.message
+    assert check.id == "anchored"
+    assert check.details["confirmations"] == 1
+    assert check.details["chain_id"] == w3.eth.chain_id
+
+
+def test_too_few_confirmations_is_a_warning_until_the_chain_grows(w3: Web3) -> None:
+    _anchor, uri = _anchored(w3)
+    strict = EthereumAnchor(w3, to_address=DEAD, private_key=KEY, confirmations=3, retry=FAST)
+    checker = EthereumChainChecker(anchor=strict)
+    check = checker({}, _result(uri))
+    assert check is not None
+    assert (check.outcome, check.details["anchor_status"]) == (Outcome.WARNING, "shallow")
+    w3.provider.ethereum_tester.mine_blocks(2)  # type: ignore[attr-defined]
+    check = checker({}, _result(uri))
+    assert check is not None
+    assert check.outcome is Outcome.PASS
+
+
+def test_a_transaction_with_another_root_fails(w3: Web3) -> None:
+    anchor, _ = _anchored(w3)
+    other = anchor.anchor(b"\x01" * 32)
+    check = EthereumChainChecker(anchor=anchor)({}, _result(other.anchor_uri))
+    assert check is not None
+    assert check.outcome is Outcome.FAIL
+    assert check.details["property"] == "merkleRoot"
+
+
+def test_an_unknown_or_malformed_transaction_fails(w3: Web3) -> None:
+    anchor, _ = _anchored(w3)
+    checker = EthereumChainChecker(anchor=anchor)
+    unknown = blink_uri(w3.eth.chain_id, "0x" + "ab" * 32)
+    check = checker({}, _result(unknown))
+    assert check is not None
+    assert check.outcome is Outcome.FAIL
+    assert "not real" in check.message
+    malformed = checker({}, _result(f"blink:eth:{w3.eth.chain_id}:0x1234"))
+    assert malformed is not None
+    assert malformed.outcome is Outcome.FAIL
+    assert malformed.details["property"] == "anchors"
+
+
+def test_anchors_on_other_networks_or_none_at_all(w3: Web3) -> None:
+    anchor, _ = _anchored(w3)
+    checker = EthereumChainChecker(anchor=anchor)
+    check = checker({}, _result("blink:eth:sepolia:0x" + "12" * 32))
+    assert check is not None
+    assert (check.outcome, check.details["anchor_status"]) == (Outcome.WARNING, "unchecked")
+    assert checker({}, _result()) is None  # no Ethereum anchor: no opinion
+    assert checker({}, _result("blink:btc:testnet:" + "12" * 32)) is None
+    assert ethereum_anchors(["blink:eth:mainnet:0xab", "blink:eth:", "x"]) == [("mainnet", "0xab")]
+
+
+def test_an_unreachable_node_is_a_warning_not_a_failure() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    anchor = EthereumAnchor.connect(
+        f"http://127.0.0.1:{port}",
+        request_timeout=1,
+        to_address=DEAD,
+        private_key=KEY,
+        retry=FAST,
+    )
+    for checker in (
+        EthereumChainChecker(anchor=anchor),
+        EthereumChainChecker(anchor=anchor, chain_id=31337),
+    ):
+        check = checker({}, _result("blink:eth:31337:0x" + "12" * 32))
+        assert check is not None
+        assert check.outcome is Outcome.WARNING
+        assert "unreachable" in check.message
