@@ -22,7 +22,9 @@ from merito import __version__, bootstrap
 from merito.cli import admin as admin_cli
 from merito.cli import demo as demo_cli
 from merito.cli import issuing as issuing_cli
+from merito.cli import log as log_cli
 from merito.cli import serve, worker
+from merito.cli import skills as skills_cli
 from merito.config import Settings, load_settings
 from merito.domain.verification import Outcome, VerificationReport
 from merito.errors import InvalidInput, MeritoError
@@ -62,6 +64,8 @@ def _main(
 app.add_typer(keys_app, name="keys")
 app.add_typer(issuing_cli.app, name="credentials")
 app.add_typer(admin_cli.app, name="admin")
+app.add_typer(log_cli.app, name="log")
+app.add_typer(skills_cli.app, name="skills")
 app.command()(serve.serve)
 app.command()(worker.worker)
 

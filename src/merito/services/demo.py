@@ -23,7 +23,7 @@ from merito.formats import status_list
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import accounts, catalog, credentials, issuers
+from merito.services import accounts, catalog, credentials, issuers, skills
 from merito.services.accounts import User
 from merito.services.credentials import CredentialRecord
 from merito.services.issuing import IssuedCredential, issue_credential, parse_achievement
@@ -300,6 +300,8 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
     """
     owner, created = _demo_user(platform, email=DEMO_OWNER_EMAIL, password=password)
     actor = Actor(kind="user", id=owner.id, user_id=owner.id)
+    # the bundled ESCO taxonomy (skills, occupations): a few seconds, once
+    created = skills.ensure_taxonomy(platform, Actor.system("demo")) is not None or created
     org = next(
         (o for o in accounts.list_my_organisations(platform, actor) if o.slug == DEMO_ORG_SLUG),
         None,
