@@ -233,11 +233,14 @@ class AchievementFields(_Fields):
     # Merito metadata
     evidence_requirements: list[EvidenceRequirement] | None = Field(default=None, max_length=50)
     hours: float | None = Field(default=None, ge=0, le=100_000)
+    prerequisites: list[Annotated[str, Field(max_length=36)]] | None = Field(
+        default=None, max_length=50, description="Ids of achievements to earn first."
+    )
     price: Price | None = None
 
 
 #: AchievementFields members kept beside the OB document (OB 3.0 has no place for them)
-_METADATA: Final = ("evidenceRequirements", "hours", "price")
+_METADATA: Final = ("evidenceRequirements", "hours", "price", "prerequisites")
 #: members of the stored document Merito sets itself
 _MANAGED: Final = ("id", "type", "image", "version")
 
@@ -442,6 +445,9 @@ def _metadata(fields: Mapping[str, Any]) -> dict[str, Any]:
         out["evidenceRequirements"] = checked
     if fields.get("hours") is not None:
         out["hours"] = fields["hours"]
+    if fields.get("prerequisites") is not None:
+        # learning paths order by them (merito.services.hiring); kept as given, deduplicated
+        out["prerequisites"] = list(dict.fromkeys(p.strip() for p in fields["prerequisites"]))
     price = fields.get("price")
     if price is not None:
         price = Price.model_validate(price)

@@ -1,0 +1,1421 @@
+"""Hiring: roles, explainable candidate ranking over verified skills, gap analysis, learning paths.
+
+Where a learner's skills come from (recomputed on every read, so a new, revoked or expired
+credential counts at once; nothing is cached):
+
+- credentials Merito issued to the learner's email address, and wallet items claimed from
+  Merito: the issuer's own stored row decides, *now* (not revoked, not suspended, not past
+  ``valid_until``). Merito signed them itself, so the signature is not re-checked per read;
+  issuer trust 1.0.
+- credentials imported into the wallet from elsewhere: the wallet's stored verification verdict
+  must be ``valid`` (signature, status and issuer checked when imported or last re-verified)
+  and the credential must not have expired since; issuer trust ``IMPORTED_TRUST``.
+
+A credential's skills are its achievement's OB 3.0 alignments (``targetUrl``: an ESCO skill
+URI, or any skill URI). Levels weigh proficiency, recency and issuer trust
+(``merito.skills.profiles``); the ranking and its explanations are ``merito.skills.ranking``.
+
+Only learners who opted in are ranked: publicly (every organisation) or for one organisation.
+No attribute of the person is used, only skills and the credentials proving them; each
+ranking is recorded so the learner can see the same explanation the employer saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, or_, select, true
+from sqlalchemy.orm import Session
+
+from merito.domain.achievements import parse_datetime
+from merito.errors import InvalidInput, NotFound, PermissionDenied
+from merito.services.issuers import issuer_did, property_path
+from merito.services.platform import (
+    Actor,
+    Permission,
+    Platform,
+    audit,
+    authorize,
+    new_id,
+    org_or_404,
+)
+from merito.skills.paths import LearningPath, Offering, plan
+from merito.skills.profiles import Evidence, SkillProfile, Weighting, build_profile
+from merito.skills.ranking import (
+    CandidateIndex,
+    Explanation,
+    Requirement,
+    SkillSpace,
+    explain,
+    rank,
+)
+from merito.storage.tables import (
+    AchievementRow,
+    AchievementVersionRow,
+    CredentialRow,
+    OrganisationRow,
+    UserRow,
+)
+from merito.storage.tables_hiring import (
+    CandidateRankingRow,
+    DiscoverabilityRow,
+    HiringRoleRow,
+    RoleRequirementRow,
+    SavedSearchRow,
+)
+from merito.storage.tables_skills import (
+    OccupationRow,
+    OccupationSkillRow,
+    SkillBroaderRow,
+    SkillRow,
+)
+from merito.storage.tables_wallet import WalletItemRow
+
+__all__ = [
+    "IMPORTED_TRUST",
+    "CandidateResult",
+    "Discoverability",
+    "ExplanationView",
+    "LearningPathView",
+    "MatchView",
+    "ProofView",
+    "Ranking",
+    "RankingRecord",
+    "RequirementFields",
+    "RoleFields",
+    "RoleView",
+    "SavedSearch",
+    "SavedSearchFields",
+    "SkillView",
+    "create_role",
+    "create_saved_search",
+    "delete_role",
+    "delete_saved_search",
+    "explain_candidate",
+    "get_discoverability",
+    "get_role",
+    "learning_path",
+    "list_roles",
+    "list_saved_searches",
+    "my_explanation",
+    "my_profile",
+    "my_rankings",
+    "rank_candidates",
+    "run_saved_search",
+    "set_discoverability",
+    "update_role",
+]
+
+#: the weight of an issuer verified at import (not hosted here: its status is as last checked)
+IMPORTED_TRUST: Final = 0.8
+HOSTED_TRUST: Final = 1.0
+MAX_REQUIREMENTS: Final = 200
+MAX_RESULTS: Final = 200
+#: optional skills of a prefilled occupation weigh less than its essential ones
+OPTIONAL_WEIGHT: Final = 0.5
+_CHUNK: Final = 500
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequirementFields(_Fields):
+    """One skill a role asks for."""
+
+    skill: str = Field(max_length=500, description="The skill's URI (an ESCO skill URI).")
+    required: bool = True
+    weight: float = Field(default=1.0, gt=0, le=100)
+    min_level: float = Field(default=0.0, ge=0, le=1, description="Least level in [0, 1].")
+
+
+class RoleFields(_Fields):
+    """A role; on update only the members given change.
+
+    ``occupation`` (an ESCO occupation URI) prefills the requirements with its essential skills
+    (required) and optional skills (optional, weight 0.5) when ``requirements`` is not given.
+    """
+
+    title: str | None = Field(default=None, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    status: Literal["open", "closed"] | None = None
+    occupation: str | None = Field(default=None, max_length=500)
+    requirements: list[RequirementFields] | None = Field(default=None, max_length=MAX_REQUIREMENTS)
+
+
+class SavedSearchFields(_Fields):
+    name: str = Field(max_length=200)
+    role_id: str = Field(max_length=36)
+    require_all: bool = False
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    limit: int = Field(default=20, ge=1, le=MAX_RESULTS)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequirementView:
+    skill: str
+    label: str
+    required: bool
+    weight: float
+    min_level: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleView:
+    id: str
+    org_id: str
+    title: str
+    description: str
+    status: str
+    occupation: str | None
+    requirements: tuple[RequirementView, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProofView:
+    credential_id: str
+    issuer_id: str | None
+    issuer_name: str | None
+    achievement_name: str | None
+    issued_at: datetime
+    weight: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchView:
+    """One requirement: the skill that meets it, how, at what level, and the proof."""
+
+    skill: str
+    label: str
+    required: bool
+    weight: float
+    min_level: float
+    status: Literal["met", "below_minimum", "missing"]
+    matched_skill: str | None
+    matched_label: str | None
+    match: Literal["exact", "narrower", "broader"] | None
+    level: float
+    credit: float
+    contribution: float
+    proofs: tuple[ProofView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExplanationView:
+    score: float
+    missing_required: int
+    matches: tuple[MatchView, ...]
+
+    @property
+    def missing(self) -> tuple[MatchView, ...]:
+        return tuple(m for m in self.matches if m.status != "met")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateResult:
+    user_id: str
+    email: str
+    rank: int
+    score: float
+    explanation: ExplanationView
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ranking:
+    role: RoleView
+    #: how many learners are discoverable by this organisation (the pool ranked)
+    pool: int
+    results: tuple[CandidateResult, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkillView:
+    skill: str
+    label: str
+    level: float
+    proofs: tuple[ProofView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Discoverability:
+    public: bool
+    org_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RankingRecord:
+    """A role a learner was ranked for (what they may ask the explanation of)."""
+
+    role_id: str
+    role_title: str
+    org_id: str
+    org_name: str
+    score: float
+    rank: int
+    ranked_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SavedSearch:
+    id: str
+    org_id: str
+    role_id: str
+    name: str
+    require_all: bool
+    min_score: float
+    limit: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathStep:
+    achievement_id: str
+    name: str
+    org_id: str
+    url: str
+    cost: float
+    covers: tuple[str, ...]
+    prerequisites: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LearningPathView:
+    target: str
+    cost: Literal["hours", "price"]
+    currency: str | None
+    steps: tuple[PathStep, ...]
+    total_cost: float
+    missing: tuple[str, ...]
+    covered: tuple[str, ...]
+    uncoverable: tuple[str, ...]
+    coverage: float
+    method: str
+    optimal: bool
+    labels: Mapping[str, str]
+
+
+# --- the learner's verified evidence ---------------------------------------------------------
+
+
+def _credential_body(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The credential of a stored document (a VC-JWT 1.1 payload keeps it under ``vc``)."""
+    inner = document.get("vc")
+    return inner if isinstance(inner, Mapping) else document
+
+
+def _first(value: Any) -> Any:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _alignments(document: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
+    """The achievement's name and its (skill URI, name) alignments; OB 3.0 or OB 2.0."""
+    body = _credential_body(document)
+    subject = _first(body.get("credentialSubject"))
+    achievement = subject.get("achievement") if isinstance(subject, Mapping) else None
+    if not isinstance(achievement, Mapping):
+        badge = document.get("badge")  # an OB 2.0 assertion stored with its badge class
+        achievement = badge if isinstance(badge, Mapping) else None
+    if achievement is None:
+        return None, []
+    name = achievement.get("name")
+    items = achievement.get("alignment")
+    out: list[tuple[str, str]] = []
+    for item in items if isinstance(items, list) else [items]:
+        if not isinstance(item, Mapping):
+            continue
+        url = item.get("targetUrl")
+        if isinstance(url, str) and url.startswith(("http://", "https://", "urn:")):
+            label = item.get("targetName")
+            out.append((url.strip(), label if isinstance(label, str) else ""))
+    return (name if isinstance(name, str) else None), out
+
+
+def _proficiency(document: Mapping[str, Any], skill: str) -> float:
+    """A Percent result aligned to the skill (OB 3.0 Result.alignment), else 1.0."""
+    subject = _first(_credential_body(document).get("credentialSubject"))
+    results = subject.get("result") if isinstance(subject, Mapping) else None
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, Mapping):
+            continue
+        aligned = result.get("alignment")
+        urls = {
+            a.get("targetUrl")
+            for a in (aligned if isinstance(aligned, list) else [aligned])
+            if isinstance(a, Mapping)
+        }
+        value = result.get("value")
+        if skill in urls and isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return max(0.0, min(1.0, float(value.strip().rstrip("%")) / 100.0))
+            except ValueError:
+                continue
+    return 1.0
+
+
+def _issuer(document: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    issuer = _credential_body(document).get("issuer")
+    if isinstance(issuer, str):
+        return issuer, None
+    if isinstance(issuer, Mapping):
+        iid, name = issuer.get("id"), issuer.get("name")
+        return (iid if isinstance(iid, str) else None), (name if isinstance(name, str) else None)
+    return None, None
+
+
+def _date(document: Mapping[str, Any], *members: str) -> datetime | None:
+    body = _credential_body(document)
+    for member in members:
+        value = body.get(member)
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        if isinstance(value, int | float) and member in ("nbf", "iat", "exp"):
+            return datetime.fromtimestamp(value, tz=UTC)
+    return None
+
+
+def _active(row: CredentialRow, now: datetime) -> bool:
+    return (
+        row.revoked_at is None
+        and not row.suspended
+        and (row.valid_until is None or row.valid_until > now)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What a learner verifiably holds: evidence for their profile, achievements earned."""
+
+    evidence: tuple[Evidence, ...]
+    achievements: frozenset[str]
+    labels: Mapping[str, str]
+
+
+def _evidence_of(
+    document: Mapping[str, Any],
+    *,
+    credential_id: str,
+    issued_at: datetime,
+    issuer_name: str | None,
+    labels: dict[str, str],
+) -> list[Evidence]:
+    name, aligned = _alignments(document)
+    issuer_id, doc_issuer_name = _issuer(document)
+    out = []
+    for skill, label in aligned:
+        if label:
+            labels.setdefault(skill, label)
+        out.append(
+            Evidence(
+                skill=skill,
+                credential_id=credential_id,
+                issued_at=issued_at,
+                issuer_id=issuer_id,
+                issuer_name=issuer_name or doc_issuer_name,
+                achievement_name=name,
+                proficiency=_proficiency(document, skill),
+            )
+        )
+    return out
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def _achievement_of_url(platform: Platform, url: Any) -> str | None:
+    prefix = platform.url("achievements/")
+    if isinstance(url, str) and url.startswith(prefix):
+        return url[len(prefix) :] or None
+    return None
+
+
+def _holdings(session: Session, platform: Platform, user_ids: Sequence[str]) -> dict[str, _Held]:
+    """Every user's verified evidence, read in a few queries for the whole pool."""
+    now = platform.clock.now()
+    emails: dict[str, str] = {}
+    for chunk in _chunks(list(user_ids)):
+        for uid, email in session.execute(
+            select(UserRow.id, UserRow.email).where(UserRow.id.in_(chunk))
+        ):
+            emails[email] = uid
+    evidence: dict[str, list[Evidence]] = {u: [] for u in user_ids}
+    achievements: dict[str, set[str]] = {u: set() for u in user_ids}
+    labels: dict[str, str] = {}
+    seen: dict[str, set[str]] = {u: set() for u in user_ids}
+    org_names = dict(session.execute(select(OrganisationRow.id, OrganisationRow.name)).all())
+
+    def add_issued(uid: str, row: CredentialRow, achievement_id: str) -> None:
+        if row.credential_id in seen[uid] or not _active(row, now):
+            return
+        seen[uid].add(row.credential_id)
+        achievements[uid].add(achievement_id)
+        evidence[uid] += _evidence_of(
+            row.document,
+            credential_id=row.credential_id,
+            issued_at=row.issued_at,
+            issuer_name=org_names.get(row.org_id),
+            labels=labels,
+        )
+
+    issued = select(CredentialRow, AchievementVersionRow.achievement_id).join(
+        AchievementVersionRow, AchievementVersionRow.id == CredentialRow.achievement_version_id
+    )
+    for chunk in _chunks(list(emails)):
+        for row, achievement_id in session.execute(
+            issued.where(CredentialRow.recipient.in_(chunk))
+        ):
+            add_issued(emails[row.recipient], row, achievement_id)
+    items: list[WalletItemRow] = []
+    for chunk in _chunks(list(user_ids)):
+        items += session.scalars(select(WalletItemRow).where(WalletItemRow.user_id.in_(chunk)))
+    linked = [i.credential_row_id for i in items if i.credential_row_id is not None]
+    rows: dict[str, tuple[CredentialRow, str]] = {}
+    for chunk in _chunks(linked):
+        for row, achievement_id in session.execute(issued.where(CredentialRow.id.in_(chunk))):
+            rows[row.id] = (row, achievement_id)
+    for item in items:
+        uid = item.user_id
+        if item.credential_row_id is not None:
+            found = rows.get(item.credential_row_id)
+            if found is not None:
+                add_issued(uid, *found)
+            continue
+        if item.verdict != "valid":
+            continue
+        expires = _date(item.document, "validUntil", "expirationDate", "exp", "expires")
+        if expires is not None and expires <= now:
+            continue
+        credential_id = item.credential_id or f"urn:merito:wallet:{item.id}"
+        if credential_id in seen[uid]:
+            continue
+        seen[uid].add(credential_id)
+        issued_at = (
+            _date(item.document, "validFrom", "issuanceDate", "awardedDate", "nbf", "iat")
+            or item.created_at
+        )
+        evidence[uid] += _evidence_of(
+            item.document,
+            credential_id=credential_id,
+            issued_at=issued_at,
+            issuer_name=item.issuer_name,
+            labels=labels,
+        )
+        body = _credential_body(item.document)
+        subject = _first(body.get("credentialSubject"))
+        achievement = subject.get("achievement") if isinstance(subject, Mapping) else None
+        held = _achievement_of_url(
+            platform, achievement.get("id") if isinstance(achievement, Mapping) else None
+        )
+        if held is not None:
+            achievements[uid].add(held)
+    return {u: _Held(tuple(evidence[u]), frozenset(achievements[u]), labels) for u in user_ids}
+
+
+def _weighting(evidence: Iterable[Evidence], hosted_issuers: set[str]) -> Weighting:
+    trust = {
+        e.issuer_id: HOSTED_TRUST if e.issuer_id in hosted_issuers else IMPORTED_TRUST
+        for e in evidence
+        if e.issuer_id is not None
+    }
+    return Weighting(trust=trust, default_trust=IMPORTED_TRUST)
+
+
+def _hosted_issuers(session: Session, platform: Platform) -> set[str]:
+    """The issuer ids (DIDs) of organisations hosted here: their status is read live."""
+    return {issuer_did(platform, org) for org in session.scalars(select(OrganisationRow))}
+
+
+def _profiles(
+    session: Session, platform: Platform, user_ids: Sequence[str]
+) -> tuple[dict[str, SkillProfile], dict[str, _Held]]:
+    held = _holdings(session, platform, user_ids)
+    hosted = _hosted_issuers(session, platform)
+    now = platform.clock.now()
+    profiles = {
+        u: build_profile(h.evidence, now=now, weighting=_weighting(h.evidence, hosted))
+        for u, h in held.items()
+    }
+    return profiles, held
+
+
+# --- the taxonomy around a query ---------------------------------------------------------------
+
+
+def _space(
+    session: Session, requirement_skills: Iterable[str], held_skills: Iterable[str]
+) -> tuple[SkillSpace, dict[str, str]]:
+    """A skill space holding the requirements, their one-hop neighbours and the held skills."""
+    wanted = sorted(set(requirement_skills))
+    by_id: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(wanted):
+        for sid, uri, label in session.execute(
+            select(SkillRow.id, SkillRow.uri, SkillRow.preferred_label).where(
+                SkillRow.uri.in_(chunk), SkillRow.org_id.is_(None)
+            )
+        ):
+            by_id[sid] = (uri, label)
+    edges: list[tuple[str, str]] = []
+    ids = sorted(by_id)
+    for chunk in _chunks(ids):
+        edges += [
+            (c, p)
+            for c, p in session.execute(
+                select(SkillBroaderRow.skill_id, SkillBroaderRow.broader_id).where(
+                    or_(SkillBroaderRow.skill_id.in_(chunk), SkillBroaderRow.broader_id.in_(chunk))
+                )
+            )
+        ]
+    missing = sorted({x for e in edges for x in e} - set(by_id))
+    for chunk in _chunks(missing):
+        for sid, uri, label in session.execute(
+            select(SkillRow.id, SkillRow.uri, SkillRow.preferred_label).where(
+                SkillRow.id.in_(chunk)
+            )
+        ):
+            by_id[sid] = (uri, label)
+    pairs = [(by_id[c][0], by_id[p][0]) for c, p in edges if c in by_id and p in by_id]
+    labels = dict(by_id.values())
+    space = SkillSpace([*wanted, *sorted(labels), *sorted(set(held_skills))], pairs)
+    return space, labels
+
+
+def _labels_for(session: Session, uris: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(uris))):
+        for uri, label in session.execute(
+            select(SkillRow.uri, SkillRow.preferred_label).where(
+                SkillRow.uri.in_(chunk), SkillRow.org_id.is_(None)
+            )
+        ):
+            out[uri] = label
+    return out
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+
+def _validation(e: ValidationError) -> InvalidInput:
+    first = e.errors()[0]
+    where = property_path(first["loc"]) or "role"
+    return InvalidInput(f"{where}: {first['msg']}", property=where)
+
+
+def _role_fields(fields: RoleFields | Mapping[str, Any]) -> RoleFields:
+    if isinstance(fields, RoleFields):
+        return fields
+    try:
+        return RoleFields.model_validate(fields)
+    except ValidationError as e:
+        raise _validation(e) from e
+
+
+def _skill_uri(value: str, prop: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://", "urn:")) or " " in value:
+        raise InvalidInput(
+            f"{prop} must be a skill URI (e.g. http://data.europa.eu/esco/skill/...), "
+            f"got {value!r}",
+            property=prop,
+        )
+    return value
+
+
+def _occupation_requirements(session: Session, uri: str) -> list[RequirementFields]:
+    occupation = session.scalars(select(OccupationRow).where(OccupationRow.uri == uri)).first()
+    if occupation is None:
+        raise NotFound(
+            f"occupation {uri!r} is not in the taxonomy (import it with 'merito skills import')",
+            property="occupation",
+        )
+    links = session.execute(
+        select(SkillRow.uri, OccupationSkillRow.relation)
+        .join(SkillRow, SkillRow.id == OccupationSkillRow.skill_id)
+        .where(OccupationSkillRow.occupation_id == occupation.id)
+        .order_by(OccupationSkillRow.relation, SkillRow.preferred_label)
+    ).all()
+    return [
+        RequirementFields(
+            skill=skill,
+            required=relation == "essential",
+            weight=1.0 if relation == "essential" else OPTIONAL_WEIGHT,
+        )
+        for skill, relation in links
+    ][:MAX_REQUIREMENTS]
+
+
+def _replace_requirements(
+    session: Session, role: HiringRoleRow, requirements: Sequence[RequirementFields]
+) -> None:
+    session.execute(delete(RoleRequirementRow).where(RoleRequirementRow.role_id == role.id))
+    seen: set[str] = set()
+    uris = [_skill_uri(r.skill, f"requirements.{i}.skill") for i, r in enumerate(requirements)]
+    labels = _labels_for(session, uris)
+    for i, (uri, r) in enumerate(zip(uris, requirements, strict=True)):
+        if uri in seen:
+            raise InvalidInput(
+                f"requirements.{i}.skill {uri!r} is listed twice",
+                property=f"requirements.{i}.skill",
+            )
+        seen.add(uri)
+        session.add(
+            RoleRequirementRow(
+                id=new_id(),
+                role_id=role.id,
+                org_id=role.org_id,
+                skill_uri=uri,
+                skill_label=labels.get(uri, ""),
+                required=r.required,
+                weight=r.weight,
+                min_level=r.min_level,
+                position=i,
+            )
+        )
+
+
+def _role_view(session: Session, role: HiringRoleRow) -> RoleView:
+    rows = session.scalars(
+        select(RoleRequirementRow)
+        .where(RoleRequirementRow.role_id == role.id)
+        .order_by(RoleRequirementRow.position)
+    ).all()
+    return RoleView(
+        id=role.id,
+        org_id=role.org_id,
+        title=role.title,
+        description=role.description,
+        status=role.status,
+        occupation=role.occupation_uri,
+        requirements=tuple(
+            RequirementView(
+                skill=r.skill_uri,
+                label=r.skill_label,
+                required=r.required,
+                weight=r.weight,
+                min_level=r.min_level,
+            )
+            for r in rows
+        ),
+        created_at=role.created_at,
+        updated_at=role.updated_at,
+    )
+
+
+def _role(session: Session, *, org_id: str, role_id: str) -> HiringRoleRow:
+    row = session.get(HiringRoleRow, role_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound(f"role {role_id!r} not found", property="role_id")
+    return row
+
+
+def _text(value: str, prop: str) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{prop} must not be empty", property=prop)
+    return value
+
+
+def create_role(
+    platform: Platform, actor: Actor, *, org_id: str, fields: RoleFields | Mapping[str, Any]
+) -> RoleView:
+    """A new role; ``title`` is required; requirements given, or prefilled from an occupation."""
+    spec = _role_fields(fields)
+    if spec.title is None:
+        raise InvalidInput("title is required", property="title")
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ROLES_WRITE)
+        occupation = None if spec.occupation is None else spec.occupation.strip()
+        requirements = spec.requirements
+        if requirements is None and occupation is not None:
+            requirements = _occupation_requirements(session, occupation)
+        role = HiringRoleRow(
+            id=new_id(),
+            org_id=org_id,
+            title=_text(spec.title, "title"),
+            description=(spec.description or "").strip(),
+            status=spec.status or "open",
+            occupation_uri=occupation,
+        )
+        session.add(role)
+        session.flush()
+        _replace_requirements(session, role, requirements or [])
+        session.flush()
+        audit(
+            session,
+            actor,
+            action="hiring.role_created",
+            org_id=org_id,
+            target=role.id,
+            details={"title": role.title, "requirements": len(requirements or [])},
+        )
+        return _role_view(session, role)
+
+
+def update_role(
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    role_id: str,
+    fields: RoleFields | Mapping[str, Any],
+) -> RoleView:
+    """Changes the members given; ``requirements`` replaces the whole list."""
+    spec = _role_fields(fields)
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ROLES_WRITE)
+        role = _role(session, org_id=org_id, role_id=role_id)
+        changed = sorted(spec.model_fields_set)
+        if spec.title is not None:
+            role.title = _text(spec.title, "title")
+        if spec.description is not None:
+            role.description = spec.description.strip()
+        if spec.status is not None:
+            role.status = spec.status
+        requirements = spec.requirements
+        if spec.occupation is not None:
+            role.occupation_uri = spec.occupation.strip()
+            if requirements is None:
+                requirements = _occupation_requirements(session, role.occupation_uri)
+        if requirements is not None:
+            _replace_requirements(session, role, requirements)
+        role.updated_at = platform.clock.now()
+        session.flush()
+        audit(
+            session,
+            actor,
+            action="hiring.role_updated",
+            org_id=org_id,
+            target=role.id,
+            details={"changed": changed},
+        )
+        return _role_view(session, role)
+
+
+def get_role(platform: Platform, actor: Actor, *, org_id: str, role_id: str) -> RoleView:
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ORG_READ)
+        return _role_view(session, _role(session, org_id=org_id, role_id=role_id))
+
+
+def list_roles(
+    platform: Platform, actor: Actor, *, org_id: str, status: str | None = None
+) -> list[RoleView]:
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ORG_READ)
+        query = select(HiringRoleRow).where(HiringRoleRow.org_id == org_id)
+        if status is not None:
+            query = query.where(HiringRoleRow.status == status)
+        rows = session.scalars(query.order_by(HiringRoleRow.created_at.desc(), HiringRoleRow.id))
+        return [_role_view(session, r) for r in rows]
+
+
+def delete_role(platform: Platform, actor: Actor, *, org_id: str, role_id: str) -> None:
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ROLES_WRITE)
+        role = _role(session, org_id=org_id, role_id=role_id)
+        title = role.title
+        session.delete(role)
+        audit(
+            session,
+            actor,
+            action="hiring.role_deleted",
+            org_id=org_id,
+            target=role_id,
+            details={"title": title},
+        )
+
+
+# --- ranking -----------------------------------------------------------------------------------
+
+
+def _requirements(role: RoleView) -> list[Requirement]:
+    return [
+        Requirement(
+            skill=r.skill,
+            required=r.required,
+            weight=r.weight,
+            min_level=r.min_level,
+            label=r.label or None,
+        )
+        for r in role.requirements
+    ]
+
+
+def _discoverable(session: Session, org_id: str) -> list[str]:
+    return sorted(
+        set(
+            session.scalars(
+                select(DiscoverabilityRow.user_id).where(
+                    or_(
+                        DiscoverabilityRow.scope == "public",
+                        DiscoverabilityRow.org_id == org_id,
+                    )
+                )
+            )
+        )
+    )
+
+
+def _explanation_view(
+    why: Explanation, labels: Mapping[str, str], extra: Mapping[str, str]
+) -> ExplanationView:
+    def label(uri: str | None) -> str:
+        if uri is None:
+            return ""
+        return labels.get(uri) or extra.get(uri) or ""
+
+    return ExplanationView(
+        score=why.score,
+        missing_required=why.missing_required,
+        matches=tuple(
+            MatchView(
+                skill=m.requirement.skill,
+                label=m.requirement.label or label(m.requirement.skill),
+                required=m.requirement.required,
+                weight=m.requirement.weight,
+                min_level=m.requirement.min_level,
+                status=m.status,
+                matched_skill=m.matched_skill,
+                matched_label=None if m.matched_skill is None else label(m.matched_skill),
+                match=m.match,
+                level=m.level,
+                credit=m.credit,
+                contribution=m.contribution,
+                proofs=tuple(
+                    ProofView(
+                        credential_id=p.credential_id,
+                        issuer_id=p.issuer_id,
+                        issuer_name=p.issuer_name,
+                        achievement_name=p.achievement_name,
+                        issued_at=p.issued_at,
+                        weight=p.weight,
+                    )
+                    for p in m.proofs
+                ),
+            )
+            for m in why.matches
+        ),
+    )
+
+
+def _rank_in(
+    session: Session,
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    role_id: str,
+    limit: int,
+    require_all: bool,
+    min_score: float,
+) -> Ranking:
+    if not 1 <= limit <= MAX_RESULTS:
+        raise InvalidInput(f"limit must be between 1 and {MAX_RESULTS}", property="limit")
+    role_row = _role(session, org_id=org_id, role_id=role_id)
+    role = _role_view(session, role_row)
+    requirements = _requirements(role)
+    pool = _discoverable(session, org_id)
+    profiles, held = _profiles(session, platform, pool)
+    space, labels = _space(
+        session, [r.skill for r in requirements], {s for p in profiles.values() for s in p.skills}
+    )
+    index = CandidateIndex.from_profiles(space, [profiles[u] for u in pool], pool)
+    ranked = rank(index, requirements, k=limit, require_all=require_all, min_score=min_score)
+    emails = dict(
+        session.execute(
+            select(UserRow.id, UserRow.email).where(UserRow.id.in_([r.id for r in ranked]))
+        ).all()
+    )
+    extra: dict[str, str] = {}
+    for h in held.values():
+        extra.update(h.labels)
+    results = []
+    now = platform.clock.now()
+    for position, r in enumerate(ranked, start=1):
+        why = explain(profiles[r.id], requirements, space)
+        results.append(
+            CandidateResult(
+                user_id=r.id,
+                email=emails.get(r.id, ""),
+                rank=position,
+                score=why.score,
+                explanation=_explanation_view(why, labels, extra),
+            )
+        )
+        record = session.scalars(
+            select(CandidateRankingRow).where(
+                CandidateRankingRow.role_id == role_id, CandidateRankingRow.user_id == r.id
+            )
+        ).first()
+        if record is None:
+            record = CandidateRankingRow(id=new_id(), org_id=org_id, role_id=role_id, user_id=r.id)
+            session.add(record)
+        record.score = why.score
+        record.position = position
+        record.ranked_at = now
+    audit(
+        session,
+        actor,
+        action="hiring.candidates_ranked",
+        org_id=org_id,
+        target=role_id,
+        details={"pool": len(pool), "results": len(results), "require_all": require_all},
+    )
+    return Ranking(role=role, pool=len(pool), results=tuple(results))
+
+
+def rank_candidates(
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    role_id: str,
+    limit: int = 20,
+    require_all: bool = False,
+    min_score: float = 0.0,
+) -> Ranking:
+    """The best discoverable learners for the role, each with the explanation of their score.
+
+    Ranking is recorded (candidate, role, score, when) so each candidate can see it.
+    """
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.CANDIDATES_READ)
+        return _rank_in(
+            session,
+            platform,
+            actor,
+            org_id=org_id,
+            role_id=role_id,
+            limit=limit,
+            require_all=require_all,
+            min_score=min_score,
+        )
+
+
+def explain_candidate(
+    platform: Platform, actor: Actor, *, org_id: str, role_id: str, user_id: str
+) -> ExplanationView:
+    """One discoverable candidate's match and gap for the role (what is missing and why)."""
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.CANDIDATES_READ)
+        role = _role_view(session, _role(session, org_id=org_id, role_id=role_id))
+        if user_id not in _discoverable(session, org_id):
+            raise NotFound(f"candidate {user_id!r} not found", property="user_id")
+        return _explain_for(session, platform, role, user_id)
+
+
+def _explain_for(
+    session: Session, platform: Platform, role: RoleView, user_id: str
+) -> ExplanationView:
+    requirements = _requirements(role)
+    profiles, held = _profiles(session, platform, [user_id])
+    profile = profiles[user_id]
+    space, labels = _space(session, [r.skill for r in requirements], profile.skills)
+    return _explanation_view(explain(profile, requirements, space), labels, held[user_id].labels)
+
+
+# --- saved searches --------------------------------------------------------------------------
+
+
+def _saved(row: SavedSearchRow) -> SavedSearch:
+    filters = row.filters or {}
+    return SavedSearch(
+        id=row.id,
+        org_id=row.org_id,
+        role_id=row.role_id,
+        name=row.name,
+        require_all=bool(filters.get("require_all", False)),
+        min_score=float(filters.get("min_score", 0.0)),
+        limit=int(filters.get("limit", 20)),
+        created_at=row.created_at,
+    )
+
+
+def create_saved_search(
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    fields: SavedSearchFields | Mapping[str, Any],
+) -> SavedSearch:
+    if not isinstance(fields, SavedSearchFields):
+        try:
+            fields = SavedSearchFields.model_validate(fields)
+        except ValidationError as e:
+            raise _validation(e) from e
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.CANDIDATES_READ)
+        _role(session, org_id=org_id, role_id=fields.role_id)
+        row = SavedSearchRow(
+            id=new_id(),
+            org_id=org_id,
+            role_id=fields.role_id,
+            name=_text(fields.name, "name"),
+            filters={
+                "require_all": fields.require_all,
+                "min_score": fields.min_score,
+                "limit": fields.limit,
+            },
+            created_by=actor.audit_name,
+        )
+        session.add(row)
+        session.flush()
+        audit(
+            session,
+            actor,
+            action="hiring.search_saved",
+            org_id=org_id,
+            target=row.id,
+            details={"role_id": fields.role_id, "name": row.name},
+        )
+        return _saved(row)
+
+
+def list_saved_searches(platform: Platform, actor: Actor, *, org_id: str) -> list[SavedSearch]:
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.CANDIDATES_READ)
+        rows = session.scalars(
+            select(SavedSearchRow)
+            .where(SavedSearchRow.org_id == org_id)
+            .order_by(SavedSearchRow.created_at.desc(), SavedSearchRow.id)
+        )
+        return [_saved(r) for r in rows]
+
+
+def _saved_row(session: Session, *, org_id: str, search_id: str) -> SavedSearchRow:
+    row = session.get(SavedSearchRow, search_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound(f"saved search {search_id!r} not found", property="search_id")
+    return row
+
+
+def delete_saved_search(platform: Platform, actor: Actor, *, org_id: str, search_id: str) -> None:
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.CANDIDATES_READ)
+        session.delete(_saved_row(session, org_id=org_id, search_id=search_id))
+        audit(session, actor, action="hiring.search_deleted", org_id=org_id, target=search_id)
+
+
+def run_saved_search(platform: Platform, actor: Actor, *, org_id: str, search_id: str) -> Ranking:
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.CANDIDATES_READ)
+        saved = _saved(_saved_row(session, org_id=org_id, search_id=search_id))
+        return _rank_in(
+            session,
+            platform,
+            actor,
+            org_id=org_id,
+            role_id=saved.role_id,
+            limit=saved.limit,
+            require_all=saved.require_all,
+            min_score=saved.min_score,
+        )
+
+
+# --- the learner's side ----------------------------------------------------------------------
+
+
+def _user(actor: Actor) -> str:
+    if actor.user_id is None or actor.kind != "user":
+        raise PermissionDenied("only a signed-in learner has a skill profile", property="actor")
+    return actor.user_id
+
+
+def my_profile(platform: Platform, actor: Actor) -> list[SkillView]:
+    """The learner's verified skills, strongest first, each with the credentials proving it."""
+    user_id = _user(actor)
+    with platform.reading() as session:
+        profiles, held = _profiles(session, platform, [user_id])
+        profile = profiles[user_id]
+        labels = {**held[user_id].labels, **_labels_for(session, profile.skills)}
+    return [
+        SkillView(
+            skill=c.skill,
+            label=labels.get(c.skill, ""),
+            level=c.level,
+            proofs=tuple(
+                ProofView(
+                    credential_id=p.credential_id,
+                    issuer_id=p.issuer_id,
+                    issuer_name=p.issuer_name,
+                    achievement_name=p.achievement_name,
+                    issued_at=p.issued_at,
+                    weight=p.weight,
+                )
+                for p in c.proofs
+            ),
+        )
+        for c in sorted(profile.skills.values(), key=lambda c: (-c.level, c.skill))
+    ]
+
+
+def get_discoverability(platform: Platform, actor: Actor) -> Discoverability:
+    user_id = _user(actor)
+    with platform.reading() as session:
+        return _discoverability(session, user_id)
+
+
+def _discoverability(session: Session, user_id: str) -> Discoverability:
+    rows = session.scalars(
+        select(DiscoverabilityRow).where(DiscoverabilityRow.user_id == user_id)
+    ).all()
+    return Discoverability(
+        public=any(r.scope == "public" for r in rows),
+        org_ids=tuple(sorted(r.org_id for r in rows if r.org_id is not None)),
+    )
+
+
+def set_discoverability(
+    platform: Platform, actor: Actor, *, public: bool, org_ids: Sequence[str] = ()
+) -> Discoverability:
+    """Replaces the learner's consents: public (every organisation) and/or named organisations."""
+    user_id = _user(actor)
+    wanted = sorted({o.strip() for o in org_ids if o.strip()})
+    if len(wanted) > 500:
+        raise InvalidInput("at most 500 organisations", property="org_ids")
+    with platform.transaction() as session:
+        for org_id in wanted:
+            org_or_404(session, org_id)
+        session.execute(delete(DiscoverabilityRow).where(DiscoverabilityRow.user_id == user_id))
+        session.flush()
+        if public:
+            session.add(DiscoverabilityRow(id=new_id(), user_id=user_id, scope="public"))
+        for org_id in wanted:
+            session.add(
+                DiscoverabilityRow(id=new_id(), user_id=user_id, scope="org", org_id=org_id)
+            )
+        if not public:
+            # withdrawn consent: employers keep no trace of having ranked this learner
+            session.execute(
+                delete(CandidateRankingRow).where(
+                    CandidateRankingRow.user_id == user_id,
+                    CandidateRankingRow.org_id.not_in(wanted) if wanted else true(),
+                )
+            )
+        session.flush()
+        audit(
+            session,
+            actor,
+            action="hiring.discoverability_set",
+            org_id=None,
+            target=user_id,
+            details={"public": public, "orgs": len(wanted)},
+        )
+        return _discoverability(session, user_id)
+
+
+def my_rankings(platform: Platform, actor: Actor) -> list[RankingRecord]:
+    user_id = _user(actor)
+    with platform.reading() as session:
+        rows = session.execute(
+            select(CandidateRankingRow, HiringRoleRow.title, OrganisationRow.name)
+            .join(HiringRoleRow, HiringRoleRow.id == CandidateRankingRow.role_id)
+            .join(OrganisationRow, OrganisationRow.id == CandidateRankingRow.org_id)
+            .where(CandidateRankingRow.user_id == user_id)
+            .order_by(CandidateRankingRow.ranked_at.desc(), CandidateRankingRow.id)
+        ).all()
+        return [
+            RankingRecord(
+                role_id=r.role_id,
+                role_title=title,
+                org_id=r.org_id,
+                org_name=name,
+                score=r.score,
+                rank=r.position,
+                ranked_at=r.ranked_at,
+            )
+            for r, title, name in rows
+        ]
+
+
+def _ranked_role(session: Session, user_id: str, role_id: str) -> RoleView:
+    record = session.scalars(
+        select(CandidateRankingRow).where(
+            CandidateRankingRow.role_id == role_id, CandidateRankingRow.user_id == user_id
+        )
+    ).first()
+    if record is None:
+        raise NotFound(f"no ranking of yours for role {role_id!r}", property="role_id")
+    return _role_view(session, _role(session, org_id=record.org_id, role_id=role_id))
+
+
+def my_explanation(platform: Platform, actor: Actor, *, role_id: str) -> ExplanationView:
+    """The explanation an employer sees for this learner, for a role they were ranked for."""
+    user_id = _user(actor)
+    with platform.reading() as session:
+        role = _ranked_role(session, user_id, role_id)
+        return _explain_for(session, platform, role, user_id)
+
+
+# --- learning paths ----------------------------------------------------------------------------
+
+
+def _occupation_targets(session: Session, uri: str) -> tuple[str, list[Requirement]]:
+    occupation = session.scalars(select(OccupationRow).where(OccupationRow.uri == uri)).first()
+    if occupation is None:
+        raise NotFound(f"occupation {uri!r} is not in the taxonomy", property="occupation")
+    skills = session.scalars(
+        select(SkillRow.uri)
+        .join(OccupationSkillRow, OccupationSkillRow.skill_id == SkillRow.id)
+        .where(
+            OccupationSkillRow.occupation_id == occupation.id,
+            OccupationSkillRow.relation == "essential",
+        )
+        .order_by(SkillRow.uri)
+    ).all()
+    return occupation.preferred_label, [Requirement(skill=s) for s in skills]
+
+
+def _cost_of(
+    metadata: Mapping[str, Any], cost: Literal["hours", "price"], currency: str | None
+) -> float | None:
+    if cost == "hours":
+        hours = metadata.get("hours")
+        return float(hours) if isinstance(hours, int | float) and hours >= 0 else None
+    price = metadata.get("price")
+    if not isinstance(price, Mapping):
+        return None
+    if currency is not None and price.get("currency") != currency:
+        return None
+    try:
+        return float(Decimal(str(price.get("amount"))))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def learning_path(
+    platform: Platform,
+    actor: Actor,
+    *,
+    role_id: str | None = None,
+    occupation: str | None = None,
+    cost: Literal["hours", "price"] = "hours",
+    currency: str | None = None,
+) -> LearningPathView:
+    """The cheapest set of published achievements covering what the learner lacks for a target.
+
+    The target is a role the learner was ranked for or an ESCO occupation (its essential
+    skills). An achievement covers a skill it aligns to or a narrower one. Achievements
+    without the chosen cost (``hours``, or a ``price`` in ``currency``) are left out; with
+    ``cost='price'`` and no currency, the most common currency among the offerings is used.
+    Prerequisites are the ``prerequisites`` achievement ids of an achievement's metadata.
+    """
+    user_id = _user(actor)
+    if (role_id is None) == (occupation is None):
+        raise InvalidInput("give exactly one of role or occupation", property="role")
+    if cost not in ("hours", "price"):
+        raise InvalidInput("cost must be 'hours' or 'price'", property="cost")
+    with platform.reading() as session:
+        if role_id is not None:
+            role = _ranked_role(session, user_id, role_id)
+            target, requirements = role.title, _requirements(role)
+        else:
+            target, requirements = _occupation_targets(session, (occupation or "").strip())
+        profiles, held = _profiles(session, platform, [user_id])
+        profile = profiles[user_id]
+        rows = session.execute(
+            select(AchievementRow, AchievementVersionRow.document)
+            .join(
+                AchievementVersionRow,
+                (AchievementVersionRow.achievement_id == AchievementRow.id)
+                & (AchievementVersionRow.version == AchievementRow.current_version),
+            )
+            .where(AchievementRow.status == "published")
+            .order_by(AchievementRow.id)
+        ).all()
+        offered_skills: dict[str, set[str]] = {}
+        for achievement, document in rows:
+            items = document.get("alignment")
+            offered_skills[achievement.id] = {
+                a["targetUrl"].strip()
+                for a in (items if isinstance(items, list) else [])
+                if isinstance(a, Mapping) and isinstance(a.get("targetUrl"), str)
+            }
+        all_offered = {s for v in offered_skills.values() for s in v}
+        space, labels = _space(
+            session, [r.skill for r in requirements], set(profile.skills) | all_offered
+        )
+        why = explain(profile, requirements, space)
+        missing = [m.requirement.skill for m in why.matches if m.status != "met"]
+        if cost == "price" and currency is None:
+            currencies = [
+                (a.published_metadata or {}).get("price", {}).get("currency") for a, _ in rows
+            ]
+            counted = [c for c in currencies if isinstance(c, str)]
+            currency = max(sorted(set(counted)), key=counted.count) if counted else None
+        # what each requirement skill accepts: itself and its narrower skills
+        accepts: dict[str, set[str]] = {}
+        for skill in missing:
+            cols, _, kinds = space.matches(skill)
+            accepts[skill] = {
+                space.skills[c] for c, k in zip(cols.tolist(), kinds.tolist(), strict=True) if k < 2
+            }
+        offerings = []
+        by_id = {}
+        for achievement, _document in rows:
+            metadata = achievement.published_metadata or {}
+            price = _cost_of(metadata, cost, currency)
+            if price is None:
+                continue
+            covers = frozenset(
+                s for s in missing if accepts[s] & offered_skills.get(achievement.id, set())
+            )
+            pre = metadata.get("prerequisites")
+            offerings.append(
+                Offering(
+                    id=achievement.id,
+                    cost=price,
+                    skills=covers,
+                    prerequisites=frozenset(p for p in pre if isinstance(p, str))
+                    if isinstance(pre, list)
+                    else frozenset(),
+                    name=achievement.name,
+                )
+            )
+            by_id[achievement.id] = achievement
+        path: LearningPath = plan(missing, offerings, held=held[user_id].achievements)
+    labels = {**held[user_id].labels, **labels}
+    return LearningPathView(
+        target=target,
+        cost=cost,
+        currency=currency if cost == "price" else None,
+        steps=tuple(
+            PathStep(
+                achievement_id=s.offering.id,
+                name=s.offering.name or "",
+                org_id=by_id[s.offering.id].org_id,
+                url=platform.url(f"achievements/{s.offering.id}"),
+                cost=s.offering.cost,
+                covers=tuple(sorted(s.covers)),
+                prerequisites=tuple(sorted(s.offering.prerequisites)),
+            )
+            for s in path.steps
+        ),
+        total_cost=path.total_cost,
+        missing=tuple(missing),
+        covered=tuple(sorted(path.covered)),
+        uncoverable=tuple(sorted(path.uncoverable)),
+        coverage=path.coverage,
+        method=path.method,
+        optimal=path.optimal,
+        labels={s: labels.get(s, "") for s in missing},
+    )
