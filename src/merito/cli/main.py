@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from merito import __version__, bootstrap
 from merito.cli import admin as admin_cli
+from merito.cli import anchoring as anchoring_cli
 from merito.cli import demo as demo_cli
 from merito.cli import issuing as issuing_cli
 from merito.cli import log as log_cli
@@ -65,6 +66,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(issuing_cli.app, name="credentials")
 app.add_typer(admin_cli.app, name="admin")
 app.add_typer(log_cli.app, name="log")
+log_cli.app.command("anchors")(anchoring_cli.anchors)
 app.add_typer(skills_cli.app, name="skills")
 app.command()(serve.serve)
 app.command()(worker.worker)
