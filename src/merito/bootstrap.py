@@ -166,6 +166,10 @@ def fetcher(settings: Settings) -> Fetcher:
         allow_private=settings.fetch_allow_private,
         max_bytes=settings.fetch_max_bytes,
         timeout=settings.fetch_timeout,
+        max_redirects=settings.fetch_max_redirects,
+        allowed_hosts=frozenset(
+            h.strip() for h in settings.fetch_allowed_hosts.split(",") if h.strip()
+        ),
     )
 
 

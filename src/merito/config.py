@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     fetch_allow_private: bool = False
     fetch_max_bytes: int = Field(default=2_000_000, gt=0)
     fetch_timeout: float = Field(default=5.0, gt=0)
+    #: redirects followed per fetch (each hop re-checked by the SSRF guard)
+    fetch_max_redirects: int = Field(default=3, ge=0, le=10)
+    #: hosts fetched even when they resolve to private/loopback addresses (an intranet badge
+    #: server; tests allow 127.0.0.1), comma-separated; the rest of the guard still applies
+    fetch_allowed_hosts: str = ""
 
     # --- Ethereum anchoring (optional; docs/ledger.md) ------------------------------------------
     #: JSON-RPC URL of an Ethereum-compatible node; unset: sealed batches are not put on chain
