@@ -25,6 +25,7 @@ from merito.api.routers import accounts as account_routes
 from merito.api.routers import achievements as achievement_routes
 from merito.api.routers import anchors as anchor_routes
 from merito.api.routers import credentials as credential_routes
+from merito.api.routers import hiring as hiring_routes
 from merito.api.routers import issuers as issuer_routes
 from merito.api.routers import meta, verify
 from merito.api.routers import oauth as oauth_routes
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(achievement_routes.router, prefix=API_PREFIX)
     app.include_router(achievement_routes.public_router)  # /achievements/{id}, /images/{sha}
     app.include_router(oauth_routes.org_router, prefix=API_PREFIX)
+    app.include_router(hiring_routes.router, prefix=API_PREFIX)
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API
     app.include_router(anchor_routes.router)  # /log/v1/anchors: Ethereum anchors

@@ -78,11 +78,13 @@ from merito.storage.tables_wallet import WalletItemRow
 
 __all__ = [
     "IMPORTED_TRUST",
+    "MAX_RESULTS",
     "CandidateResult",
     "Discoverability",
     "ExplanationView",
     "LearningPathView",
     "MatchView",
+    "PathStep",
     "ProofView",
     "Ranking",
     "RankingRecord",

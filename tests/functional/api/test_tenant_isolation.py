@@ -44,9 +44,9 @@ from sqlalchemy import select
 
 from merito.api.app import create_app
 from merito.config import Settings
-from merito.services import catalog, credentials, oauth
+from merito.services import catalog, credentials, hiring, oauth
 from merito.services.platform import Actor, Permission, enqueue
-from merito.storage.tables import AuditLogRow, OutboxRow
+from merito.storage.tables import AuditLogRow, OutboxRow, UserRow
 
 TENANT_PARAM: Final = "org_id"
 #: methods the sweep sends (HEAD and OPTIONS mirror GET and answer no data)
@@ -198,8 +198,45 @@ def _delivery(sweep: Sweep, org: Org) -> str:
     return str(delivery_id)
 
 
+PROBE_SKILL: Final = "http://data.europa.eu/esco/skill/isolation-probe"
+
+
+def _role(sweep: Sweep, org: Org) -> str:
+    role = hiring.create_role(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        fields={"title": f"Role {org.next()}", "requirements": [{"skill": PROBE_SKILL}]},
+    )
+    return role.id
+
+
+def _candidate(sweep: Sweep, org: Org) -> str:
+    """A learner discoverable by this organisation only."""
+    email = sweep.new_user(org)
+    with sweep.world.platform.reading() as session:
+        user_id = session.scalar(select(UserRow.id).where(UserRow.email == email))
+    assert user_id is not None
+    learner = Actor(kind="user", id=user_id, user_id=user_id)
+    hiring.set_discoverability(sweep.world.platform, learner, public=False, org_ids=[org.id])
+    return user_id
+
+
+def _saved_search(sweep: Sweep, org: Org) -> str:
+    saved = hiring.create_saved_search(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        fields={"name": f"search {org.next()}", "role_id": _role(sweep, org)},
+    )
+    return saved.id
+
+
 #: path parameter -> a factory making a real resource of that kind in an organisation
 RESOURCES: Final[dict[str, Factory]] = {
+    "role_id": _role,
+    "candidate_id": _candidate,
+    "search_id": _saved_search,
     "user_id": _member,
     "key_id": _key,
     "achievement_id": _achievement,
@@ -265,9 +302,41 @@ def _grant(sweep: Sweep, org: Org) -> str:
     return next(g.grant_id for g in grants if g.client_id == client.client_id)
 
 
+def _ranked_role(sweep: Sweep, org: Org) -> str:
+    """A role the organisation's owner was ranked for (they hold a credential with its skill)."""
+    platform = sweep.world.platform
+    aligned = catalog.create_achievement(
+        platform,
+        org.owner,
+        org_id=org.id,
+        fields={
+            **ACHIEVEMENT,
+            "alignment": [{"targetName": "probe", "targetUrl": PROBE_SKILL}],
+        },
+    )
+    catalog.publish_achievement(platform, org.owner, org_id=org.id, achievement_id=aligned.id)
+    with platform.reading() as session:
+        email = session.scalar(select(UserRow.email).where(UserRow.id == org.owner_id))
+    assert email is not None
+    credentials.issue_credential(
+        platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=aligned.id,
+        recipient=email,
+        notify=False,
+    )
+    hiring.set_discoverability(platform, org.owner, public=False, org_ids=[org.id])
+    role_id = _role(sweep, org)
+    ranking = hiring.rank_candidates(platform, org.owner, org_id=org.id, role_id=role_id)
+    assert [r.user_id for r in ranking.results] == [org.owner_id]
+    return role_id
+
+
 #: user-scoped path parameter -> a factory making one for the organisation's owner
 USER_RESOURCES: Final[dict[str, Factory]] = {
     "grant_id": _grant,
+    "role_id": _ranked_role,
 }
 USER_PREFIX: Final = "/api/v1/me/"
 
@@ -331,6 +400,14 @@ REQUESTS: Final[dict[tuple[str, str], Request]] = {
     ("POST", "/api/v1/orgs/{org_id}/oauth-clients"): _json(
         {"client_name": "probe", "scopes": ["org:read"]}
     ),
+    ("POST", "/api/v1/orgs/{org_id}/roles"): _json(
+        {"title": "Probe", "requirements": [{"skill": PROBE_SKILL}]}
+    ),
+    ("PATCH", "/api/v1/orgs/{org_id}/roles/{role_id}"): _json({"description": "Edited."}),
+    ("POST", "/api/v1/orgs/{org_id}/roles/{role_id}/ranking"): _json({}),
+    ("POST", "/api/v1/orgs/{org_id}/saved-searches"): lambda s, o: {
+        "json": {"name": "probe", "role_id": _role(s, o)}
+    },
 }
 
 
