@@ -25,6 +25,7 @@ from merito.api.routers import accounts as account_routes
 from merito.api.routers import achievements as achievement_routes
 from merito.api.routers import anchors as anchor_routes
 from merito.api.routers import credentials as credential_routes
+from merito.api.routers import log as log_routes
 from merito.api.routers import hiring as hiring_routes
 from merito.api.routers import issuers as issuer_routes
 from merito.api.routers import meta, verify
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(hiring_routes.router, prefix=API_PREFIX)
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API
+    app.include_router(log_routes.router)  # /log/v1: the transparency log (RFC 6962 style)
     app.include_router(anchor_routes.router)  # /log/v1/anchors: Ethereum anchors
     app.include_router(docs.router)
     # add_middleware prepends: the headers wrap the 500 handler, so a 500 gets them too

@@ -23,7 +23,7 @@ import typer
 from merito import bootstrap
 from merito.cli.worker import check_log_level, stop_on_signals
 from merito.config import load_settings
-from merito.services import outbox
+from merito.services import ledger, outbox
 
 APP_FACTORY: Final = "merito.asgi:create_app"  # the API and the web pages
 #: how long shutdown waits for the worker's message in hand (an SMTP send is bounded by
@@ -74,6 +74,7 @@ def serve(
     logging.config.dictConfig(log_config)
     stop = threading.Event()
     thread: threading.Thread | None = None
+    sealer: threading.Thread | None = None  # the transparency log's sealer, beside the outbox
     if with_worker:
         # built (and migrated) before uvicorn starts: worker processes find the schema ready
         platform = bootstrap.platform(load_settings())
@@ -84,11 +85,16 @@ def serve(
             name="merito-outbox",
             daemon=True,  # never keeps a dying process alive; shutdown joins it first
         )
+        sealer = ledger.sealer_thread(
+            platform, stop=stop, policy=bootstrap.seal_policy(load_settings())
+        )
     # uvicorn replaces these while it serves and, on its way out, re-raises the signal it
     # got: it lands here (setting `stop`) instead of killing the process before the join
     with stop_on_signals(stop):
         if thread is not None:
             thread.start()
+        if sealer is not None:
+            sealer.start()
         try:
             uvicorn.run(
                 APP_FACTORY,
@@ -106,6 +112,8 @@ def serve(
             )
         finally:
             stop.set()
+            if sealer is not None:
+                sealer.join(WORKER_JOIN_SECONDS)
             if thread is not None:
                 thread.join(WORKER_JOIN_SECONDS)
                 if thread.is_alive():

@@ -1,4 +1,4 @@
-"""``merito worker``: delivers the outbox (emails) until stopped, beside ``serve --no-worker``.
+"""``merito worker``: delivers the outbox (emails) and seals the transparency log until stopped.
 
 SIGINT (Ctrl-C) and SIGTERM ask the loop to stop after the message in hand: claimed messages
 not yet started are handed back at once, and the command exits 0. A second signal stops at
@@ -20,7 +20,7 @@ import typer
 
 from merito import bootstrap
 from merito.config import load_settings
-from merito.services import outbox
+from merito.services import ledger, outbox
 
 LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
@@ -97,11 +97,15 @@ def worker(
     """Deliver queued emails (the outbox) until Ctrl-C; run it beside `serve --no-worker`."""
     level = check_log_level(log_level)
     logging.config.dictConfig(merito_logging(level))
-    platform = bootstrap.platform(load_settings())
+    settings = load_settings()
+    platform = bootstrap.platform(settings)
+    policy = bootstrap.seal_policy(settings)
     stop = threading.Event()
     worker_id = outbox.default_worker_id()
     with stop_on_signals(stop):
         if once:
+            while ledger.seal_pending(platform, policy=policy) is not None:
+                pass  # every batch that is due
             stats = outbox.deliver_due(platform, worker_id=worker_id, limit=batch, stop=stop)
             typer.echo(
                 f"delivered {stats.delivered}, retrying {stats.retried}, dead {stats.dead}"
@@ -110,7 +114,10 @@ def worker(
             )
             return
         typer.echo(f"merito worker {worker_id}: delivering the outbox (Ctrl-C stops)", err=True)
+        sealer = ledger.sealer_thread(platform, stop=stop, policy=policy)
+        sealer.start()
         outbox.run_worker(
             platform, stop=stop, poll_interval=poll_interval, worker_id=worker_id, limit=batch
         )
+        sealer.join()
     typer.echo("merito worker: stopped", err=True)

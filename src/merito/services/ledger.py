@@ -73,6 +73,7 @@ __all__ = [
     "record_batch_anchor",
     "run_sealer",
     "seal_pending",
+    "sealer_thread",
     "tree_head",
 ]
 
@@ -436,6 +437,19 @@ def run_sealer(
         if result is None or result.leaf_count + result.skipped < policy.batch_size:
             stop.wait(interval)
     log.info("ledger: sealer stopped")
+
+
+def sealer_thread(
+    platform: Platform, *, stop: threading.Event, policy: SealPolicy | None = None
+) -> threading.Thread:
+    """A daemon thread running :func:`run_sealer` (not started), for the worker commands."""
+    return threading.Thread(
+        target=run_sealer,
+        args=(platform,),
+        kwargs={"stop": stop, "policy": policy},
+        name="merito-sealer",
+        daemon=True,
+    )
 
 
 # --- chain anchors (the Ethereum back end calls this) ----------------------------------------

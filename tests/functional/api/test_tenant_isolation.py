@@ -61,6 +61,7 @@ PUBLIC_ROUTES: Final[Mapping[str, str]] = {
     "/achievements/{achievement_id}": "a published achievement's public URL",
     "/images/{sha256}": "content-addressed public badge images",
     "/docs/assets/{name}": "Swagger UI static files",
+    "/log/v1/sth/{tree_size}": "the transparency log's signed tree heads are public",
 }
 
 ACHIEVEMENT: Final[dict[str, Any]] = {
