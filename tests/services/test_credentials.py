@@ -9,7 +9,7 @@ import io
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -706,6 +706,41 @@ def test_bulk_signing_in_worker_processes(
     sample = credentials.list_credentials(platform, org.actor, org_id=org.org_id, limit=5)
     for record in sample.items:
         assert status_check(platform, record)[0]
+
+
+def test_bulk_row_issued_elsewhere_before_its_batch_commits_is_a_duplicate(
+    platform: Platform, seed_org: Callable[..., SeededOrg]
+) -> None:
+    org = seed_org()
+    sql = seed_achievement(platform, org.org_id)
+    elsewhere: list[CredentialRecord] = []
+
+    def lines() -> Iterator[str]:
+        yield "recipient,achievement_id,idempotency_key\n"
+        yield f"ada@example.org,{sql},k-1\n"
+        yield f"bob@example.org,{sql},k-2\n"
+        # both one-row batches are prepared (signing) by now: another request issues k-1 first
+        elsewhere.append(
+            credentials.issue_credential(
+                platform,
+                org.actor,
+                org_id=org.org_id,
+                achievement_id=sql,
+                recipient="ada@example.org",
+                idempotency_key="k-1",
+            )
+        )
+
+    results = list(
+        credentials.iter_bulk(
+            platform, org.actor, org_id=org.org_id, lines=lines(), job_key="j", batch_size=1
+        )
+    )
+    assert [(r.row, r.outcome) for r in results] == [(2, "duplicate"), (3, "issued")]
+    assert results[0].credential_row_id == elsewhere[0].id
+    assert count(platform, CredentialRow) == 2
+    assert count(platform, AuditLogRow, action="credential.issued") == 2
+    assert count(platform, OutboxRow, topic="ledger.leaf") == 2
 
 
 def test_bulk_refuses_a_bad_header_and_an_outsider(

@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, Table, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Select, String, Table, any_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from merito.domain.achievements import Achievement, Profile
@@ -54,6 +54,7 @@ from merito.services.platform import (
     new_id,
     org_or_404,
 )
+from merito.storage.bulk import JsonText, dumps, insert_rows
 from merito.storage.tables import (
     AchievementVersionRow,
     AuditLogRow,
@@ -61,6 +62,7 @@ from merito.storage.tables import (
     CredentialRow,
     OrganisationRow,
     OutboxRow,
+    utcnow,
 )
 from merito.storage.tables_issuance import CredentialClaimRow
 
@@ -260,11 +262,15 @@ class _SigningJob:
 @dataclass(frozen=True, slots=True)
 class _Signed:
     row_id: str
-    document: dict[str, Any]
+    #: the credential as signed, serialised where it was signed (the parent only writes it)
+    document: JsonText
     jwt: str | None
     leaf_sha256: str
-    #: the notification's OutgoingEmail fields, and the SHA-256 of its claim token
-    email: dict[str, Any] | None = None
+    #: the notification (OutgoingEmail fields as JSON), its idempotency key, and the
+    #: claim link's row id and the SHA-256 of its token
+    email: JsonText | None = None
+    email_key: str | None = None
+    claim_id: str | None = None
     claim_token_hash: str | None = None
 
 
@@ -316,15 +322,31 @@ def _sign_batch(
         )
         unsigned = {k: v for k, v in issued.document.items() if k != "proof"}
         leaf = hashlib.sha256(jcs.canonicalize(unsigned)).hexdigest()
-        email = token_hash = None
+        email = email_key = claim_id = token_hash = None
         if batch.notify is not None and _is_email(job.recipient):
-            email, token_hash = _notification(
+            payload, token_hash = _notification(
                 job,
                 achievement_name=achievement.name or "Achievement",
                 notify=batch.notify,
                 cache=cache,
             )
-        out.append(_Signed(job.row_id, issued.document, issued.jwt, leaf, email, token_hash))
+            email, email_key, claim_id = (
+                JsonText(dumps(payload)),
+                payload["idempotency_key"],
+                new_id(),
+            )
+        out.append(
+            _Signed(
+                job.row_id,
+                JsonText(dumps(issued.document)),
+                issued.jwt,
+                leaf,
+                email,
+                email_key,
+                claim_id,
+                token_hash,
+            )
+        )
     return out
 
 
@@ -382,8 +404,8 @@ def _notification(
             idempotency_key=key,
         )
     else:
-        notifications.check_link(claim_url, property="claim_url", dev=dev)
-        notifications.check_link(job.credential_id, property="credential_url", dev=dev)
+        _check_link(claim_url, property="claim_url", dev=dev, cache=cache)
+        _check_link(job.credential_id, property="credential_url", dev=dev, cache=cache)
 
         def personal(text: str) -> str:
             return text.replace(_CLAIM_PLACEHOLDER, claim_url).replace(
@@ -406,6 +428,29 @@ def _notification(
         "idempotency_key": email.idempotency_key,
     }
     return payload, hashlib.sha256(token.encode()).hexdigest()
+
+
+#: the last path segment of a claim link (a URL-safe token) or of a credential URL (a UUID)
+_SAFE_SEGMENT: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _check_link(url: str, *, property: str, dev: bool, cache: dict[str, Any]) -> None:
+    """``notifications.check_link``, once per link prefix: a batch's links differ only in a
+    last path segment of URL-safe characters, which cannot change the scheme, the host or
+    the user information, only the length."""
+    prefix, _, segment = url.rpartition("/")
+    checked: set[tuple[str, str, bool]] = cache.setdefault("checked_links", set())
+    if (
+        (prefix, property, dev) in checked
+        and len(url) <= notifications.MAX_URL_LENGTH
+        and segment
+        and _SAFE_SEGMENT.issuperset(segment)
+    ):
+        return
+    notifications.check_link(url, property=property, dev=dev)
+    parts = urlsplit(prefix)
+    if parts.netloc and parts.path.startswith("/") and not parts.query and not parts.fragment:
+        checked.add((prefix, property, dev))
 
 
 class _SigningPool:
@@ -691,7 +736,7 @@ def _store(
         if signed.email is not None and signed.claim_token_hash is not None:
             claims.append(
                 {
-                    "id": new_id(),
+                    "id": signed.claim_id or new_id(),
                     "org_id": issuer.org_id,
                     "credential_row_id": job.row_id,
                     "token_hash": signed.claim_token_hash,
@@ -704,7 +749,7 @@ def _store(
                     issuer.org_id,
                     "email.credential_issued",
                     signed.email,
-                    signed.email["idempotency_key"],
+                    signed.email_key or f"credential-issued:{job.row_id}",
                 )
             )
         messages.append(
@@ -738,19 +783,24 @@ def _store(
                 f"ledger.leaf:{job.row_id}",
             )
         )
-    # Core executemany (insertmanyvalues on PostgreSQL): no ORM unit of work per row
-    session.execute(insert(_table(CredentialRow)), credentials)
-    if claims:
-        session.execute(insert(_table(CredentialClaimRow)), claims)
-    session.execute(insert(_table(AuditLogRow)), audits)
-    session.execute(insert(_table(OutboxRow)), messages)
+    # the outbox's created_at/available_at defaults, once for the whole batch
+    now = utcnow()
+    for message in messages:
+        message["created_at"] = message["available_at"] = now
+    # one COPY (PostgreSQL) or executemany (SQLite) per table: no ORM, no per-row SQLAlchemy
+    insert_rows(session, _table(CredentialRow), credentials)
+    insert_rows(session, _table(CredentialClaimRow), claims)
+    insert_rows(session, _table(AuditLogRow), audits)
+    insert_rows(session, _table(OutboxRow), messages)
 
 
 def _table(model: type[Base]) -> Table:
     return model.metadata.tables[model.__tablename__]
 
 
-def _message(org_id: str, topic: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+def _message(
+    org_id: str, topic: str, payload: dict[str, Any] | JsonText, key: str
+) -> dict[str, Any]:
     return {"org_id": org_id, "topic": topic, "payload": payload, "idempotency_key": key}
 
 
@@ -1694,7 +1744,7 @@ def _prepare(
         )
         jobs.append(job)
         documents[achievement.version_row_id] = achievement.document
-        placeholder = _Signed(row_id, {}, None, "")
+        placeholder = _Signed(row_id, JsonText("{}"), None, "")
         pending.append(
             (
                 position,
@@ -1727,9 +1777,16 @@ def _existing_keys(
 ) -> dict[str, tuple[str, str]]:
     if not keys:
         return {}
+    column = CredentialRow.idempotency_key
+    # PostgreSQL: one array parameter, not a placeholder per key to parse and bind
+    wanted = (
+        column == any_(bindparam("keys", list(keys), type_=ARRAY(String)))
+        if session.get_bind().dialect.name == "postgresql"
+        else column.in_(keys)
+    )
     rows = session.execute(
-        select(CredentialRow.idempotency_key, CredentialRow.id, CredentialRow.credential_id).where(
-            CredentialRow.org_id == org_id, CredentialRow.idempotency_key.in_(keys)
+        select(column, CredentialRow.id, CredentialRow.credential_id).where(
+            CredentialRow.org_id == org_id, wanted
         )
     ).all()
     return {key: (row_id, url) for key, row_id, url in rows if key is not None}
@@ -1750,14 +1807,18 @@ def _commit(
         (position, replace(item, signed=result))
         for (position, item), result in zip(batch.pending, signed, strict=True)
     ]
+    existing: dict[str, tuple[str, str]] = {}
     for attempt in range(2):
         try:
             with platform.transaction() as session:
                 authorize(session, actor, org_id, Permission.CREDENTIALS_ISSUE)
-                # rows another run issued since this batch was prepared are duplicates now
-                existing = _existing_keys(
-                    session, org_id, [i.idempotency_key for _, i in items if i.idempotency_key]
-                )
+                if attempt:
+                    # rows issued since this batch was prepared (by another run, or by an
+                    # earlier batch of this one) are duplicates now; looked up only after the
+                    # unique key refused the first attempt, as that is rare
+                    existing = _existing_keys(
+                        session, org_id, [i.idempotency_key for _, i in items if i.idempotency_key]
+                    )
                 keep = [(p, i) for p, i in items if i.idempotency_key not in existing]
                 _store(
                     session,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from merito.errors import Conflict, InvalidInput
+from merito.storage.bulk import dumps
 from merito.storage.tables import Base
 
 __all__ = [
@@ -52,6 +53,8 @@ def create_engine_for(url: str, **engine_options: Any) -> Engine:
     except Exception as e:  # sqlalchemy.exc.ArgumentError and friends
         raise InvalidInput(f"not a database URL: {e}", property="database_url") from e
     backend = parsed.get_backend_name()
+    # JSON columns (credentials, audit details, outbox payloads) through orjson
+    engine_options.setdefault("json_serializer", dumps)
     if backend in ("postgres", "postgresql"):
         if parsed.drivername in ("postgres", "postgresql"):
             parsed = parsed.set(drivername="postgresql+psycopg")
