@@ -88,3 +88,13 @@ def test_a_bad_status_exits_2_with_one_line(settings: Settings) -> None:
     assert result.exit_code == 2
     assert "status must be one of" in result.output
     assert "Traceback" not in result.output
+
+
+def test_resume_anchors_restarts_what_nothing_drives(settings: Settings) -> None:
+    _seed(settings)
+    result = runner.invoke(app, ["log", "resume-anchors"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "resumed batch b-waiting"  # the confirmed one is done
+    again = runner.invoke(app, ["log", "resume-anchors", "--batch", "b-waiting"])
+    assert again.exit_code == 0, again.output
+    assert "nothing to resume" in again.output  # its new message is live

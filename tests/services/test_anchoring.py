@@ -24,8 +24,9 @@ from merito.errors import InvalidInput
 from merito.proofs.merkle_proof_2019 import blockcerts_root
 from merito.services import anchoring
 from merito.services.outbox import DeliveryStats, HandlerRegistry, deliver_due
-from merito.services.platform import Platform, enqueue
-from merito.storage.tables import OutboxRow
+from merito.services.outbox import RetryPolicy as OutboxPolicy
+from merito.services.platform import Actor, Platform, enqueue
+from merito.storage.tables import AuditLogRow, OutboxRow
 from merito.storage.tables_anchoring import ChainAnchorRow
 
 DEAD = "0x000000000000000000000000000000000000dEaD"
@@ -485,3 +486,65 @@ def test_listing_filters_and_pages(
         anchoring.list_anchors(platform, status="lost")
     with pytest.raises(InvalidInput):
         anchoring.list_anchors(platform, limit=0)
+
+
+def test_an_outage_longer_than_the_attempt_budget_is_resumed_by_an_operator(
+    platform: Platform, w3: Web3, chain: Chain, clock: MovableClock, recorder: Recorder
+) -> None:
+    anchor = _anchor(w3, confirmations=1)
+    platform = _with_anchor(platform, anchor)
+    operator = Actor.system("cli:ops")
+    _seal(platform, "b")
+    chain.down = True
+    stats = deliver_due(
+        platform,
+        worker_id="w",
+        handlers=_handlers(recorder),
+        policy=OutboxPolicy(max_attempts=1),
+    )
+    assert stats.dead == 1  # the seal message is a dead letter: nothing drives the anchor
+    assert anchoring.resume_anchors(platform, operator, batch_id="other") == []
+    assert anchoring.resume_anchors(platform, operator) == ["b"]
+    assert anchoring.resume_anchors(platform, operator) == []  # a live message again
+    chain.down = False
+    _run(platform, recorder)
+    assert _row(platform, "b").status == "submitted"
+
+    # the poll dies too; resuming a submitted anchor polls its recorded transaction
+    chain.down = True
+    clock.advance(seconds=POLL)
+    assert (
+        deliver_due(
+            platform,
+            worker_id="w",
+            handlers=_handlers(recorder),
+            policy=OutboxPolicy(max_attempts=1),
+        ).dead
+        == 1
+    )
+    chain.down = False
+    sent = _row(platform, "b").tx_hash
+    assert anchoring.resume_anchors(platform, operator) == ["b"]
+    _run(platform, recorder)
+    row = _row(platform, "b")
+    assert (row.status, row.tx_hash, row.attempts) == ("confirmed", sent, 1)
+    with platform.reading() as session:
+        actions = session.scalars(
+            select(AuditLogRow.action).where(AuditLogRow.target == "batch:b")
+        ).all()
+    assert actions == ["anchor.resume", "anchor.resume"]
+
+
+def test_a_failed_anchor_starts_again_from_a_new_transaction(
+    platform: Platform, w3: Web3, clock: MovableClock, recorder: Recorder
+) -> None:
+    anchor = _anchor(w3, confirmations=1)
+    _seal(platform, "b")
+    assert _run(_with_anchor(platform, anchor, chain_id=1), recorder).dead == 1
+    assert _row(platform, "b").status == "failed"
+    fixed = _with_anchor(platform, anchor)  # the operator fixes MERITO_ETHEREUM_CHAIN_ID
+    assert anchoring.resume_anchors(fixed, Actor.system("cli:ops")) == ["b"]
+    _run(fixed, recorder)
+    _poll(fixed, recorder, clock)
+    assert _row(fixed, "b").status == "confirmed"
+    assert len(recorder.calls) == 1

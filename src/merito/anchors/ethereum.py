@@ -367,7 +367,7 @@ class EthereumAnchor:
         return int(mined) > nonce
 
     def find_sent(
-        self, prepared: PreparedTransaction, root: bytes, *, span: int = 1024
+        self, prepared: PreparedTransaction, root: bytes, *, span: int = 256
     ) -> str | None:
         """The hash of the sender's mined transaction with ``prepared.nonce`` carrying
         ``root``, looked for from ``start_block`` (at most ``span`` blocks): how an unlocked

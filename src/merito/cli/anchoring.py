@@ -1,4 +1,4 @@
-"""``merito log anchors``: the sealed batches' Ethereum anchors, for operators.
+"""``merito log anchors`` / ``resume-anchors``: the sealed batches' Ethereum anchors, for operators.
 
 Unlike ``GET /log/v1/anchors`` it shows the last RPC error of an anchor still waiting (node
 URLs are already reduced to scheme://host), and how many transactions and polls it took.
@@ -6,6 +6,7 @@ URLs are already reduced to scheme://host), and how many transactions and polls 
 
 from __future__ import annotations
 
+import getpass
 import json
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from merito import bootstrap
 from merito.config import load_settings
 from merito.errors import MeritoError
 from merito.services import anchoring
+from merito.services.platform import Actor
 
 EXIT_USAGE = 2
 
@@ -76,3 +78,29 @@ def anchors(
             out.print(f"          anchor {a.anchor_uri}")
         if a.last_error and a.status != "confirmed":
             out.print(f"          [dim]last error: {escape(a.last_error)}[/dim]")
+
+
+def resume_anchors(
+    batch: Annotated[str | None, typer.Option("--batch", help="Only this batch id.")] = None,
+) -> None:
+    """Restart anchors whose outbox messages died (a long chain outage) or that failed."""
+    platform = bootstrap.platform(load_settings())
+    try:
+        resumed = anchoring.resume_anchors(platform, _operator(), batch_id=batch)
+    except MeritoError as e:
+        err.print(f"[red]merito: error:[/red] {escape(e.message)}")
+        raise typer.Exit(EXIT_USAGE) from e
+    finally:
+        platform.sessions.kw["bind"].dispose()
+    if not resumed:
+        out.print("nothing to resume: every anchor is confirmed or still being worked on")
+    for batch_id in resumed:
+        out.print(f"resumed batch {escape(batch_id)}")
+
+
+def _operator() -> Actor:
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        login = "unknown"
+    return Actor.system(f"cli:{login}")

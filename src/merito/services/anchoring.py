@@ -33,11 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from merito.errors import AnchorError, Conflict, DeliveryError, InvalidInput
-from merito.services.platform import Platform, enqueue
+from merito.services.platform import Actor, Platform, audit, enqueue, new_id
+from merito.storage.tables import OutboxRow
 from merito.storage.tables_anchoring import CHAIN_ANCHOR_STATUSES, ChainAnchorRow
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "confirm_anchor",
     "ethereum_extras",
     "list_anchors",
+    "resume_anchors",
 ]
 
 log = logging.getLogger("merito.anchoring")
@@ -591,3 +593,84 @@ def list_anchors(
     with platform.reading() as session:
         rows = session.scalars(query.order_by(ChainAnchorRow.id.desc()).limit(limit)).all()
         return [_view(row) for row in rows]
+
+
+# --- operators -------------------------------------------------------------------------------
+
+
+def _live_messages(session: Session, batch_id: str) -> int:
+    """Undelivered, not dead outbox messages still working on ``batch_id``."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(OutboxRow)
+        .where(
+            OutboxRow.delivered_at.is_(None),
+            OutboxRow.dead_at.is_(None),
+            or_(
+                OutboxRow.idempotency_key == f"{ANCHOR_TOPIC}:{batch_id}",
+                OutboxRow.idempotency_key.startswith(
+                    f"{ANCHOR_TOPIC}:{batch_id}:", autoescape=True
+                ),
+                OutboxRow.idempotency_key.startswith(
+                    f"{CONFIRM_TOPIC}:{batch_id}:", autoescape=True
+                ),
+            ),
+        )
+    )
+    return int(count or 0)
+
+
+def resume_anchors(platform: Platform, actor: Actor, *, batch_id: str | None = None) -> list[str]:
+    """Restart anchors nothing is working on any more; returns their batch ids.
+
+    An outage longer than the outbox's attempt budget dead-letters the message driving an
+    anchor, which then waits for an operator (``merito log resume-anchors``): a *pending*
+    anchor gets a new ``anchor.ethereum`` message, a *submitted* one a new poll (its recorded
+    transaction is looked for first: nothing is paid twice), and a *failed* one (the node
+    refused it: no funds, a wrong chain) starts again from a new transaction. Anchors that
+    still have a live message are left alone. Audited (``anchor.resume``).
+    """
+    now = platform.clock.now()
+    resumed: list[str] = []
+    with platform.transaction() as session:
+        query = select(ChainAnchorRow).where(ChainAnchorRow.status != "confirmed")
+        if batch_id is not None:
+            query = query.where(ChainAnchorRow.batch_id == batch_id)
+        for row in session.scalars(query.order_by(ChainAnchorRow.id).with_for_update()):
+            if _live_messages(session, row.batch_id):
+                continue
+            before = row.status
+            if row.status == "failed":
+                row.status = "pending"
+                row.chain_id = row.sender = row.nonce = row.tx_hash = row.raw_tx = None
+                row.gas = row.gas_price = row.start_block = row.block_number = None
+                row.confirmations = 0
+            if row.status == "pending":
+                enqueue(
+                    session,
+                    topic=ANCHOR_TOPIC,
+                    payload={
+                        "batch_id": row.batch_id,
+                        "merkle_root": row.merkle_root,
+                        "tree_size": row.tree_size,
+                        "leaf_count": row.leaf_count,
+                    },
+                    idempotency_key=f"{ANCHOR_TOPIC}:{row.batch_id}:resume:{new_id()}",
+                    org_id=None,
+                    available_at=now,
+                )
+            else:
+                row.checks += 1
+                _enqueue_poll(session, row.batch_id, row.checks, at=now)
+            row.updated_at = now
+            audit(
+                session,
+                actor,
+                action="anchor.resume",
+                org_id=None,
+                target=f"batch:{row.batch_id}",
+                at=now,
+                details={"status": before, "last_error": row.last_error},
+            )
+            resumed.append(row.batch_id)
+    return resumed
