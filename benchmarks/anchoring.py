@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python benchmarks/anchoring.py [--batches N] [--leaves L]
 Prints, on an in-process chain (eth-tester / py-evm) and a SQLite file:
-- the gas of one anchor transaction for batches of 1 and L leaves: at most 21,512 whatever
-  the batch size (21,000 + 16 per non-zero byte of the 32-byte root), and per credential;
+- the gas of one anchor transaction for batches of 1 and L leaves: at most 22,280 whatever
+  the batch size (the 32-byte root under Prague's EIP-7623 calldata floor, 21,000 + 10 x 4
+  tokens per non-zero byte), and per credential;
 - the floor: N roots written and confirmed with ``EthereumAnchor.anchor`` alone (sign, send,
   one receipt poll), per second;
 - the service path: N sealed batches through the outbox (``anchor.ethereum`` records then
