@@ -61,6 +61,7 @@ __all__ = [
     "list_collections",
     "list_share_links",
     "my_items",
+    "preview_portfolio",
     "public_portfolio",
     "remove_from_collection",
     "require_user",
@@ -540,6 +541,17 @@ def public_portfolio(platform: Platform, handle: str) -> PublicPortfolio:
         return _portfolio_view(session, platform, row)
 
 
+def preview_portfolio(platform: Platform, actor: Actor) -> PublicPortfolio:
+    """Exactly what the public page shows (or would show, once enabled): the learner checks
+    what is public before, and after, turning it on."""
+    user_id = require_user(actor)
+    with platform.reading() as session:
+        row = session.get(PortfolioRow, user_id)
+        if row is None:
+            raise NotFound("you have no portfolio yet: choose a handle", property="handle")
+        return _portfolio_view(session, platform, row)
+
+
 # --- collections ---------------------------------------------------------------------------
 
 
@@ -722,11 +734,11 @@ def remove_from_collection(
     user_id = require_user(actor)
     with platform.transaction() as session:
         row = _collection_row(session, user_id, collection_id)
+        wallet_item_row(session, user_id, item_id)
         existing = session.get(CollectionItemRow, (collection_id, item_id))
-        if existing is None:
-            raise NotFound(f"item {item_id!r} is not in this collection", property="item_id")
-        session.delete(existing)
-        session.flush()
+        if existing is not None:  # removing an item that is not there is done already
+            session.delete(existing)
+            session.flush()
         return _collection(session, row)
 
 
