@@ -45,7 +45,7 @@ browser: $(BIN)/.installed $(BROWSER_JS)/node_modules/.installed chromium ## the
 messages: $(BIN)/.installed ## extract the pages' messages and update the catalogs (then translate the .po files)
 	cd $(WEB) && ../../../$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext --no-location --sort-output \
 		--project=Merito --copyright-holder="Merito contributors" -o locale/messages.pot .
-	cd $(WEB) && ../../../$(BIN)/pybabel update -i locale/messages.pot -d locale -D messages --no-location --ignore-obsolete
+	cd $(WEB) && ../../../$(BIN)/pybabel update -i locale/messages.pot -d locale -D messages --no-fuzzy-matching --ignore-obsolete
 
 demo: $(BIN)/.installed ## install and run the Merito demo
 	$(BIN)/merito demo

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from merito.web import pages
+from merito.web import credential_page, pages, verify_page
 
 __all__ = ["STATIC_DIR", "STATIC_PATH", "install"]
 
@@ -29,6 +29,10 @@ class _Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
-    """Adds every page route and ``/static`` to ``app``."""
+    """Adds every page route and ``/static`` to ``app``; browsers asking the API's credential
+    URL for HTML get the credential page (``app.state.credential_page``)."""
     app.include_router(pages.router)
+    app.include_router(verify_page.router)
+    app.include_router(credential_page.router)
+    app.state.credential_page = credential_page.render_public
     app.mount(STATIC_PATH, _Static(directory=STATIC_DIR), name="static")

@@ -391,6 +391,11 @@ def public_credential(credential_id: str, request: Request, platform: PlatformDe
     it is and whether it is still valid."""
     if len(credential_id) > 36:
         raise InvalidInput("a credential id is at most 36 characters", property="credential_id")
+    page = getattr(request.app.state, "credential_page", None)
+    if page is not None and _wants_html(request.headers.get("accept", "")):
+        # the web pages are installed (merito.asgi): they render it, at this same address
+        rendered: Response = page(request, credential_id)
+        return rendered
     credential = credentials.public_credential(platform, credential_id)
     # no-cache: a revocation must show at once; noindex: a learner's credential is theirs to
     # share, not a search engine's to list

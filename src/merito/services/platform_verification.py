@@ -1,0 +1,102 @@
+"""Verifying as this platform: its own public documents answered from its database.
+
+A credential Merito issued names Merito's URLs (its status list, its issuer's did:web
+document). Fetching them over HTTP from Merito itself would go through the SSRF guard (which
+refuses loopback and private addresses, where a self-hosted Merito often lives) and cost a
+round trip; ``PlatformFetcher`` answers them directly, and passes every other URL to the
+platform's guarded fetcher (or refuses it when the platform has none).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Final
+
+from merito.domain.ports import Fetcher, FetchResponse
+from merito.domain.verification import VerificationReport
+from merito.errors import FetchError, InvalidInput, NotFound
+from merito.proofs.resolution import VerificationMethodResolver
+from merito.services import credentials, issuers, status_lists, verifying
+from merito.services.platform import Platform
+from merito.verification import VerifyOptions
+
+__all__ = ["PlatformFetcher", "fetch_credential", "options_for", "verify_as_platform"]
+
+_MAX_ID: Final = 36
+
+
+class PlatformFetcher:
+    """The platform's own status lists and credentials from its database; the rest through
+    ``fallback`` (the platform's SSRF-guarded fetcher)."""
+
+    def __init__(self, platform: Platform, fallback: Fetcher | None) -> None:
+        self.platform = platform
+        self.fallback = fallback
+
+    def _local(self, url: str) -> FetchResponse | None:
+        for prefix, kind in (("/status/", "status"), ("/credentials/", "credential")):
+            base = self.platform.url(prefix)
+            if not url.startswith(base):
+                continue
+            item = url.removeprefix(base).split("?", 1)[0].split("#", 1)[0]
+            if not item or "/" in item or len(item) > _MAX_ID:
+                return FetchResponse(status=404, body=b"", url=url)
+            try:
+                if kind == "status":
+                    document = status_lists.published(self.platform, item).document
+                    body = json.dumps(document).encode()
+                    return FetchResponse(
+                        status=200, body=body, content_type="application/vc+ld+json", url=url
+                    )
+                public = credentials.public_credential(self.platform, item)
+            except (NotFound, InvalidInput):
+                return FetchResponse(status=404, body=b"", url=url)
+            if public.jwt is not None:
+                return FetchResponse(
+                    status=200, body=public.jwt.encode(), content_type="application/vc+jwt", url=url
+                )
+            body = json.dumps(public.document, ensure_ascii=False).encode()
+            return FetchResponse(status=200, body=body, content_type="application/ld+json", url=url)
+        return None
+
+    def fetch(self, url: str, *, accept: str = "application/json") -> FetchResponse:
+        local = self._local(url)
+        if local is not None:
+            return local
+        if self.fallback is None:
+            raise FetchError(f"this server does not fetch other sites, so {url} was not fetched")
+        return self.fallback.fetch(url, accept=accept)
+
+
+def options_for(platform: Platform, base: VerifyOptions) -> VerifyOptions:
+    """``base`` (limits, clock) with the platform's documents known: its issuers' DID
+    documents and, through ``PlatformFetcher``, its status lists; other URLs through the
+    platform's guarded fetcher."""
+    fetcher = PlatformFetcher(platform, base.fetcher or platform.fetcher)
+    resolver = VerificationMethodResolver(
+        fetcher=fetcher, documents=issuers.did_documents(platform)
+    )
+    return dataclasses.replace(base, fetcher=fetcher, resolver=resolver)
+
+
+def verify_as_platform(
+    platform: Platform, document: str | bytes, base: VerifyOptions
+) -> VerificationReport:
+    """Every check, as this platform sees the world (see ``options_for``)."""
+    return verifying.verify_document(document, options_for(platform, base))
+
+
+def fetch_credential(platform: Platform, url: str, *, max_bytes: int) -> bytes:
+    """The credential at ``url`` (one of this platform's from its database, any other through
+    the guarded fetcher). FetchError for a refusal, a failure or an HTTP error status."""
+    if not url.startswith(("https://", "http://")):
+        raise InvalidInput("the address must start with https://", property="url")
+    response = PlatformFetcher(platform, platform.fetcher).fetch(
+        url, accept="application/vc+ld+json, application/ld+json, application/vc+jwt, */*;q=0.1"
+    )
+    if response.status != 200:
+        raise FetchError(f"{url} answered HTTP {response.status}")
+    if len(response.body) > max_bytes:
+        raise FetchError(f"{url} sent more than {max_bytes:,} bytes")
+    return response.body
