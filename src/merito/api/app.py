@@ -32,8 +32,8 @@ from merito.api.routers import meta, verify
 from merito.api.routers import oauth as oauth_routes
 from merito.api.routers import ob3 as ob3_routes
 from merito.api.routers import outbox as outbox_routes
-from merito.api.routers import sharing as sharing_routes
 from merito.api.routers import status as status_routes
+from merito.api.routers import wallet as wallet_routes
 from merito.api.schemas import Problem
 from merito.config import Settings, load_settings
 from merito.services.platform import Platform
@@ -80,9 +80,8 @@ def create_app(
     app.include_router(achievement_routes.router, prefix=API_PREFIX)
     app.include_router(achievement_routes.public_router)  # /achievements/{id}, /images/{sha}
     app.include_router(oauth_routes.org_router, prefix=API_PREFIX)
+    app.include_router(wallet_routes.router, prefix=API_PREFIX)  # the learner's own
     app.include_router(hiring_routes.router, prefix=API_PREFIX)
-    app.include_router(sharing_routes.router, prefix=API_PREFIX)
-    app.include_router(sharing_routes.public_router)  # /p/{handle}, /s/{token}
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API
     app.include_router(log_routes.router)  # /log/v1: the transparency log (RFC 6962 style)
