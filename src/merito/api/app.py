@@ -25,13 +25,14 @@ from merito.api.routers import accounts as account_routes
 from merito.api.routers import achievements as achievement_routes
 from merito.api.routers import anchors as anchor_routes
 from merito.api.routers import credentials as credential_routes
-from merito.api.routers import log as log_routes
 from merito.api.routers import hiring as hiring_routes
 from merito.api.routers import issuers as issuer_routes
+from merito.api.routers import log as log_routes
 from merito.api.routers import meta, verify
 from merito.api.routers import oauth as oauth_routes
 from merito.api.routers import ob3 as ob3_routes
 from merito.api.routers import outbox as outbox_routes
+from merito.api.routers import sharing as sharing_routes
 from merito.api.routers import status as status_routes
 from merito.api.routers import wallet as wallet_routes
 from merito.api.schemas import Problem
@@ -82,6 +83,8 @@ def create_app(
     app.include_router(oauth_routes.org_router, prefix=API_PREFIX)
     app.include_router(wallet_routes.router, prefix=API_PREFIX)  # the learner's own
     app.include_router(hiring_routes.router, prefix=API_PREFIX)
+    app.include_router(sharing_routes.router, prefix=API_PREFIX)
+    app.include_router(sharing_routes.public_router)  # /p/{handle}, /s/{token}
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API
     app.include_router(log_routes.router)  # /log/v1: the transparency log (RFC 6962 style)

@@ -44,9 +44,10 @@ from sqlalchemy import select
 
 from merito.api.app import create_app
 from merito.config import Settings
-from merito.services import catalog, credentials, hiring, oauth, wallet
+from merito.services import catalog, credentials, hiring, oauth, sharing
 from merito.services.platform import Actor, Permission, enqueue
 from merito.storage.tables import AuditLogRow, OutboxRow, UserRow
+from merito.storage.tables_wallet import WalletItemRow
 
 TENANT_PARAM: Final = "org_id"
 #: methods the sweep sends (HEAD and OPTIONS mirror GET and answer no data)
@@ -61,6 +62,8 @@ PUBLIC_ROUTES: Final[Mapping[str, str]] = {
     "/achievements/{achievement_id}": "a published achievement's public URL",
     "/images/{sha256}": "content-addressed public badge images",
     "/docs/assets/{name}": "Swagger UI static files",
+    "/p/{handle}": "a learner's portfolio page, public only once they enable it",
+    "/s/{token}": "a share link: the unguessable token is the learner's consent",
     "/log/v1/sth/{tree_size}": "the transparency log's signed tree heads are public",
 }
 
@@ -335,17 +338,56 @@ def _ranked_role(sweep: Sweep, org: Org) -> str:
 
 
 def _wallet_item(sweep: Sweep, org: Org) -> str:
-    """A Blockcerts certificate imported into the owner's wallet."""
-    fixture = Path(__file__).parents[2] / "fixtures/blockcerts/cert-verifier-js/fixtures/v2"
-    data = (fixture / "mocknet-valid-2.0.json").read_bytes()
-    return wallet.import_credential(sweep.world.platform, org.owner, data=data).id
+    """A credential issued for real, in the owner's wallet (as a claim stores it)."""
+    record = credentials.issue_credential(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=org.published_achievement_id,
+        recipient=f"wallet-{org.next()}@example.org",
+        notify=False,
+    )
+    item_id = str(uuid.uuid4())
+    with sweep.world.platform.transaction() as session:
+        session.add(
+            WalletItemRow(
+                id=item_id,
+                user_id=org.owner_id,
+                credential_row_id=record.id,
+                source="claimed",
+                format="ob3",
+                document=record.document,
+                content_hash=hashlib.sha256(record.credential_id.encode()).hexdigest(),
+                credential_id=record.credential_id,
+                name="Tenant isolation",
+                verdict="valid",
+                visibility="private",
+            )
+        )
+    return item_id
+
+
+def _collection(sweep: Sweep, org: Org) -> str:
+    made = sharing.create_collection(
+        sweep.world.platform, org.owner, name=f"Collection {org.next()}"
+    )
+    return made.id
+
+
+def _share_link(sweep: Sweep, org: Org) -> str:
+    link = sharing.create_share_link(
+        sweep.world.platform, org.owner, target="item", item_id=_wallet_item(sweep, org)
+    )
+    return link.id
 
 
 #: user-scoped path parameter -> a factory making one for the organisation's owner
 USER_RESOURCES: Final[dict[str, Factory]] = {
     "grant_id": _grant,
-    "item_id": _wallet_item,
     "role_id": _ranked_role,
+    "item_id": _wallet_item,
+    "collection_id": _collection,
+    "link_id": _share_link,
 }
 USER_PREFIX: Final = "/api/v1/me/"
 
@@ -415,6 +457,7 @@ REQUESTS: Final[dict[tuple[str, str], Request]] = {
     ),
     ("PATCH", "/api/v1/orgs/{org_id}/roles/{role_id}"): _json({"description": "Edited."}),
     ("POST", "/api/v1/orgs/{org_id}/roles/{role_id}/ranking"): _json({}),
+    ("PATCH", "/api/v1/me/collections/{collection_id}"): _json({"name": "Renamed"}),
     ("POST", "/api/v1/orgs/{org_id}/saved-searches"): lambda s, o: {
         "json": {"name": "probe", "role_id": _role(s, o)}
     },
