@@ -19,6 +19,7 @@ from services_support import MovableClock, SeededOrg
 from merito.errors import InvalidInput, NotFound, PermissionDenied
 from merito.services import catalog, credentials, hiring
 from merito.services.platform import Actor, Platform
+from merito.skills.ranking import specificity
 from merito.skills.taxonomy import concept_id
 from merito.storage.tables import AuditLogRow, MembershipRow, UserRow
 from merito.storage.tables_skills import (
@@ -381,10 +382,12 @@ def test_role_crud_prefill_from_an_occupation_and_audit(platform: Platform, worl
         org_id=org.org_id,
         fields={"title": "Analyst", "occupation": ANALYST},
     )
+    # specificity weights: Python and SQL are essential for the only occupation, so they tell
+    # little apart; visualisation is essential for none
     assert [(r.skill, r.required, r.weight) for r in role.requirements] == [
-        (PY, True, 1.0),
-        (SQL, True, 1.0),
-        (VIS, False, hiring.OPTIONAL_WEIGHT),
+        (PY, True, specificity(1, 1)),
+        (SQL, True, specificity(1, 1)),
+        (VIS, False, round(specificity(0, 1) * hiring.OPTIONAL_WEIGHT, 4)),
     ]
     assert role.requirements[0].label == "Python"
     updated = hiring.update_role(

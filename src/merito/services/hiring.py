@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, or_, select, true
+from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from merito.domain.achievements import parse_datetime
@@ -53,6 +53,7 @@ from merito.skills.ranking import (
     SkillSpace,
     explain,
     rank,
+    specificity,
 )
 from merito.storage.tables import (
     AchievementRow,
@@ -118,7 +119,7 @@ IMPORTED_TRUST: Final = 0.8
 HOSTED_TRUST: Final = 1.0
 MAX_REQUIREMENTS: Final = 200
 MAX_RESULTS: Final = 200
-#: optional skills of a prefilled occupation weigh less than its essential ones
+#: an occupation's optional skills weigh this share of their specificity in a prefilled role
 OPTIONAL_WEIGHT: Final = 0.5
 _CHUNK: Final = 500
 
@@ -643,6 +644,8 @@ def _skill_uri(value: str, prop: str) -> str:
 
 
 def _occupation_requirements(session: Session, uri: str) -> list[RequirementFields]:
+    """An occupation's essential skills (required) and optional ones (optional), weighted by
+    specificity: a skill few occupations need weighs more than one every occupation needs."""
     occupation = session.scalars(select(OccupationRow).where(OccupationRow.uri == uri)).first()
     if occupation is None:
         raise NotFound(
@@ -650,19 +653,35 @@ def _occupation_requirements(session: Session, uri: str) -> list[RequirementFiel
             property="occupation",
         )
     links = session.execute(
-        select(SkillRow.uri, OccupationSkillRow.relation)
+        select(SkillRow.id, SkillRow.uri, OccupationSkillRow.relation)
         .join(SkillRow, SkillRow.id == OccupationSkillRow.skill_id)
         .where(OccupationSkillRow.occupation_id == occupation.id)
         .order_by(OccupationSkillRow.relation, SkillRow.preferred_label)
     ).all()
-    return [
-        RequirementFields(
-            skill=skill,
-            required=relation == "essential",
-            weight=1.0 if relation == "essential" else OPTIONAL_WEIGHT,
+    ids = [skill_id for skill_id, _, _ in links]
+    essential_in: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        counts = session.execute(
+            select(OccupationSkillRow.skill_id, func.count())
+            .where(
+                OccupationSkillRow.skill_id.in_(chunk),
+                OccupationSkillRow.relation == "essential",
+            )
+            .group_by(OccupationSkillRow.skill_id)
         )
-        for skill, relation in links
-    ][:MAX_REQUIREMENTS]
+        essential_in.update((skill_id, int(n)) for skill_id, n in counts)
+    total = session.scalar(select(func.count()).select_from(OccupationRow)) or 0
+    out = []
+    for skill_id, skill, relation in links[:MAX_REQUIREMENTS]:
+        weight = specificity(essential_in.get(skill_id, 0), total)
+        if relation != "essential":
+            weight *= OPTIONAL_WEIGHT
+        out.append(
+            RequirementFields(
+                skill=skill, required=relation == "essential", weight=round(max(weight, 1e-3), 4)
+            )
+        )
+    return out
 
 
 def _replace_requirements(

@@ -22,6 +22,7 @@ The top k come from ``numpy.argpartition``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -44,6 +45,7 @@ __all__ = [
     "explain",
     "rank",
     "score_all",
+    "specificity",
 ]
 
 MatchKind = Literal["exact", "narrower", "broader"]
@@ -283,6 +285,21 @@ def rank(
         )
         for r in top
     ]
+
+
+def specificity(essential_in: int, occupations: int, *, floor: float = 0.05) -> float:
+    """A requirement weight from how much a skill tells apart: in (0, 1], 1 for a skill no other
+    occupation needs, small for one nearly every occupation needs ("communicate").
+
+    ``(idf / idf_max) ** 2`` with ``idf = ln((occupations + 1) / (essential_in + 1))``: ESCO's
+    occupation-skill links as document frequencies (benchmarks/matching_quality.py measures it
+    against uniform weights).
+    """
+    if occupations <= 0:
+        return 1.0
+    top = math.log(occupations + 1)
+    idf = math.log((occupations + 1) / (max(0, essential_in) + 1))
+    return max(floor, min(1.0, (idf / top) ** 2))
 
 
 # --- explanations ------------------------------------------------------------------------------
