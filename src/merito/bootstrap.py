@@ -203,7 +203,7 @@ def platform(
     )
 
 
-def ethereum_anchor(settings: Settings) -> EthereumAnchor | None:
+def ethereum_anchor(settings: Settings, *, read_only: bool = False) -> EthereumAnchor | None:
     """The Ethereum anchor (``merito.anchors.ethereum.EthereumAnchor``) when
     MERITO_ETHEREUM_RPC_URL is set, else None. Nothing is sent to the node here.
 
@@ -225,12 +225,13 @@ def ethereum_anchor(settings: Settings) -> EthereumAnchor | None:
         gas_limit=settings.ethereum_gas_limit,
         timeout=settings.ethereum_request_timeout * 3,
         retry=RetryPolicy(retries=2, backoff=0.5, max_backoff=1.0),
+        read_only=read_only,  # a verifier-only install needs no sender
     )
 
 
 def ethereum_chain_checker(settings: Settings) -> EthereumChainChecker | None:
     """The verifier's on-chain check of blink:eth anchors, when MERITO_ETHEREUM_RPC_URL is set."""
-    anchor = ethereum_anchor(settings)
+    anchor = ethereum_anchor(settings, read_only=True)
     if anchor is None:
         return None
     from merito.anchors.ethereum_checker import EthereumChainChecker

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from web3 import EthereumTesterProvider, Web3
 
+from merito import bootstrap
 from merito.anchors.ethereum import EthereumAnchor, RetryPolicy, blink_uri
 from merito.anchors.ethereum_checker import EthereumChainChecker, ethereum_anchors
+from merito.config import Settings
 from merito.domain.verification import Outcome
+from merito.errors import InvalidInput
+from merito.ledger.anchoring import LogAnchorChecker
 from merito.proofs.merkle_proof_2019 import MerkleProof2019Result, batch_proofs
 
 DEAD = "0x000000000000000000000000000000000000dEaD"
@@ -112,3 +117,37 @@ def test_an_unreachable_node_is_a_warning_not_a_failure() -> None:
         assert check is not None
         assert check.outcome is Outcome.WARNING
         assert "unreachable" in check.message
+
+
+def test_a_read_only_anchor_looks_up_but_never_sends(w3: Web3) -> None:
+    _, uri = _anchored(w3)
+    reader = EthereumAnchor(w3, to_address=DEAD, read_only=True, retry=FAST)
+    assert reader.read_only
+    check = EthereumChainChecker(anchor=reader)({}, _result(uri))
+    assert check is not None
+    assert check.outcome is Outcome.PASS
+    with pytest.raises(InvalidInput) as e:
+        reader.submit(b"\x01" * 32)
+    assert e.value.property == "private_key"
+    # a key or an account still makes a sending anchor, read_only or not
+    assert not EthereumAnchor(w3, to_address=DEAD, private_key=KEY, read_only=True).read_only
+
+
+def test_bootstrap_adds_the_chain_check_only_with_an_rpc_url(tmp_path: Path) -> None:
+    offline = Settings(data_dir=tmp_path, master_key="77" * 32)
+    checker = bootstrap.verify_options(offline).anchor_checker
+    assert isinstance(checker, LogAnchorChecker)
+    assert checker.chain_checker is None
+    online = Settings(
+        data_dir=tmp_path,
+        master_key="77" * 32,
+        ethereum_rpc_url="http://127.0.0.1:1/v3/key",
+        ethereum_chain_id=31337,
+    )
+    checker = bootstrap.verify_options(online).anchor_checker  # no sender key: a verifier
+    assert isinstance(checker, LogAnchorChecker)
+    chain = checker.chain_checker
+    assert isinstance(chain, EthereumChainChecker)
+    assert (chain.chain_id, chain.anchor.read_only) == (31337, True)
+    with pytest.raises(InvalidInput):  # but an issuing platform must be able to send
+        bootstrap.ethereum_anchor(online)

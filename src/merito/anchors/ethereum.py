@@ -147,6 +147,7 @@ class EthereumAnchor:
         poll_interval: float = 1.0,
         retry: RetryPolicy | None = None,
         node: str = "the Ethereum node",
+        read_only: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -171,12 +172,15 @@ class EthereumAnchor:
             sender = self._account.address
         elif from_address is not None and Web3.is_address(from_address):
             sender = Web3.to_checksum_address(from_address)
+        elif read_only:  # a verifier: looks transactions up, never sends one
+            sender = "0x" + "00" * 20
         else:
             raise InvalidInput(
                 "give private_key, or from_address of an account the node unlocks",
                 property="from_address",
             )
         self._w3 = web3
+        self.read_only = read_only and private_key is None and from_address is None
         self._to = Web3.to_checksum_address(to_address)
         self._sender: str = sender
         self.confirmations = confirmations
@@ -279,6 +283,11 @@ class EthereumAnchor:
         The nonce is the node's pending count, or ``min_nonce`` if higher (the caller's own
         record of nonces it has handed out but maybe not yet broadcast).
         """
+        if self.read_only:
+            raise InvalidInput(
+                "this Ethereum anchor is read-only: configure a private key or from_address",
+                property="private_key",
+            )
         chain_id = self.chain_id()
         tx = self._tx(root, chain_id)
         try:

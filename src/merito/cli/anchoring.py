@@ -66,7 +66,7 @@ def anchors(
         where = (
             f"block {a.block_number}, {a.confirmations} confirmation(s)"
             if a.block_number is not None
-            else "not mined"
+            else "not seen in a block yet"
         )
         out.print(
             f"[{style}]{a.status:<9}[/{style}] batch {escape(a.batch_id)} "
