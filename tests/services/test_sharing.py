@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from merito.errors import Conflict, InvalidInput, NotFound
 from merito.formats import baking
-from merito.services import certificates, credentials, privacy, sharing
+from merito.services import certificates, credentials, privacy, sharing, wallet
 from merito.services.platform import Actor, Platform
 from merito.storage.tables import AchievementVersionRow, CredentialRow, UserRow
 from merito.storage.tables_sharing import HolderKeyRow, ShareLinkRow
@@ -77,7 +77,7 @@ def test_the_portfolio_is_opt_in_and_shows_only_public_items(
         sharing.public_portfolio(platform, "ada-lovelace")  # not enabled yet
     sharing.update_portfolio(platform, ada, enabled=True)
     assert sharing.public_portfolio(platform, "ada-lovelace").items == ()
-    sharing.set_visibility(platform, ada, item_id=shown, visibility="public")
+    wallet.set_visibility(platform, ada, shown, "public")
     page = sharing.public_portfolio(platform, "ada-lovelace")
     assert [i.id for i in page.items] == [shown]
     assert hidden not in {i.id for i in page.items}
@@ -171,7 +171,7 @@ def test_learners_cannot_touch_each_others_things(platform: Platform, seed_org: 
     collection = sharing.create_collection(platform, ada, name="Mine", item_ids=[item])
     link = sharing.create_share_link(platform, ada, target="item", item_id=item)
     attempts = [
-        lambda: sharing.set_visibility(platform, bob, item_id=item, visibility="public"),
+        lambda: wallet.set_visibility(platform, bob, item, "public"),
         lambda: sharing.get_collection(platform, bob, collection.id),
         lambda: sharing.update_collection(platform, bob, collection_id=collection.id, name="x"),
         lambda: sharing.delete_collection(platform, bob, collection.id),
@@ -453,3 +453,31 @@ def test_the_last_owner_of_an_organisation_cannot_vanish(
         email = user.email
     with pytest.raises(Conflict):
         privacy.delete_account(platform, org.actor, confirm_email=email)
+
+
+@pytest.mark.parametrize("kind", ["png", "svg"])
+def test_a_baked_download_imports_back_into_a_wallet(
+    platform: Platform, seed_org: Seeder, kind: str
+) -> None:
+    """Bake on download, extract on upload: the wallet's import reads the same credential."""
+    org, ada, bob = seed_org(), new_learner(platform), new_learner(platform)
+    achievement = seed_achievement(platform, org.org_id)
+    with platform.transaction() as session:
+        version = session.scalars(
+            select(AchievementVersionRow).where(AchievementVersionRow.achievement_id == achievement)
+        ).one()
+        version.document = {
+            **SKILLED_ACHIEVEMENT,
+            "image": {
+                "id": "data:image/png;base64," + base64.b64encode(tiny_png()).decode(),
+                "type": "Image",
+            },
+        }
+    record = issue(platform, org, achievement_id=achievement)
+    item = put_in_wallet(platform, ada, record)
+    download = certificates.baked_image(platform, ada, item, kind=kind)  # type: ignore[arg-type]
+    imported = wallet.import_credential(
+        platform, bob, data=download.data, filename=download.filename
+    )
+    assert imported.document == record.document
+    assert imported.verdict == "valid"

@@ -67,7 +67,6 @@ __all__ = [
     "require_user",
     "resolve_share_link",
     "revoke_share_link",
-    "set_visibility",
     "skill_summary",
     "update_collection",
     "update_portfolio",
@@ -369,7 +368,7 @@ def skill_summary(items: Iterable[SharedItem]) -> tuple[Skill, ...]:
     return tuple(sorted(skills, key=lambda s: (-s.count, s.name.casefold())))
 
 
-# --- wallet items: what the learner sees and shows ---------------------------------------------
+# --- wallet items: what the learner sees and shows (visibility is merito.services.wallet's) ----
 
 
 def my_items(platform: Platform, actor: Actor) -> list[SharedItem]:
@@ -384,31 +383,6 @@ def my_items(platform: Platform, actor: Actor) -> list[SharedItem]:
             )
         )
         return _items(session, rows, platform.clock.now())
-
-
-def set_visibility(
-    platform: Platform, actor: Actor, *, item_id: str, visibility: str
-) -> SharedItem:
-    """Marks a wallet item public (shown on the portfolio page) or private."""
-    user_id = require_user(actor)
-    if visibility not in ("private", "public"):
-        raise InvalidInput("visibility must be 'private' or 'public'", property="visibility")
-    with platform.transaction() as session:
-        row = wallet_item_row(session, user_id, item_id)
-        before = row.visibility
-        row.visibility = visibility
-        if before != visibility:
-            audit(
-                session,
-                actor,
-                action="wallet.visibility_changed",
-                org_id=None,
-                target=f"wallet-item:{row.id}",
-                at=platform.clock.now(),
-                details={"from": before, "to": visibility},
-            )
-        session.flush()
-        return _items(session, [row], platform.clock.now())[0]
 
 
 # --- the portfolio ---------------------------------------------------------------------------
