@@ -219,17 +219,24 @@ def _total_weight(requirements: Sequence[Requirement]) -> float:
 def score_all(
     index: CandidateIndex, requirements: Sequence[Requirement]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]:
-    """Every candidate's score and count of unmet required requirements."""
+    """Every candidate's score and count of unmet required requirements.
+
+    Reads only the matrix columns the requirements match. Fancy-index updates with repeated
+    rows (``a[rows] += v``) apply once per row, which is exactly what is wanted here: a
+    candidate reached through several matching columns is credited once, with its best match.
+    """
     m = len(index)
     csc = index.matrix
     indptr, indices, data = csc.indptr, csc.indices, csc.data
     total = _total_weight(requirements)
     scores = np.zeros(m, np.float32)
-    unmet = np.zeros(m, np.int32)
+    met = np.zeros(m, np.int32)
     credit = np.zeros(m, np.float32)
+    required = 0
     for requirement in requirements:
-        weight = max(0.0, requirement.weight) / total
+        weight = np.float32(max(0.0, requirement.weight) / total)
         floor = np.float32(requirement.min_level)
+        required += requirement.required
         touched: list[npt.NDArray[np.int32]] = []
         cols, factors, _ = index.space.matches(requirement.skill)
         for col, factor in zip(cols.tolist(), factors.tolist(), strict=True):
@@ -241,17 +248,15 @@ def score_all(
             gained = np.where(levels >= floor, levels * np.float32(factor), np.float32(0))
             credit[rows] = np.maximum(credit[rows], gained)
             touched.append(rows)
-        if requirement.required:
-            unmet += 1
         if not touched:
             continue
-        hit = np.unique(np.concatenate(touched)) if len(touched) > 1 else touched[0]
+        hit = np.concatenate(touched) if len(touched) > 1 else touched[0]
         gained_all = credit[hit]
-        scores[hit] += np.float32(weight) * gained_all
+        scores[hit] += weight * gained_all
         if requirement.required:
-            unmet[hit] -= (gained_all > 0).astype(np.int32)
+            met[hit] += (gained_all > 0).astype(np.int32)
         credit[hit] = 0.0
-    return scores, unmet
+    return scores, np.int32(required) - met
 
 
 def rank(
@@ -272,18 +277,18 @@ def rank(
     eligible = scores > np.float32(min_score)
     if require_all:
         eligible &= unmet == 0
-    keyed = np.where(eligible, scores, np.float32(-1.0))
-    count = int(np.count_nonzero(eligible))
-    if count == 0:
+    rows = np.flatnonzero(eligible)
+    if rows.size == 0:
         return []
-    k = min(k, count)
-    top = np.argpartition(-keyed, k - 1)[:k] if k < len(keyed) else np.arange(len(keyed))
-    top = top[np.lexsort((top, -keyed[top]))]
+    k = min(k, rows.size)
+    if k < rows.size:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    rows = rows[np.lexsort((rows, -scores[rows]))]
     return [
         Ranked(
             row=int(r), id=index.ids[int(r)], score=float(scores[r]), missing_required=int(unmet[r])
         )
-        for r in top
+        for r in rows
     ]
 
 

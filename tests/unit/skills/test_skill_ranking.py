@@ -18,6 +18,7 @@ from merito.skills.ranking import (
     explain,
     rank,
     score_all,
+    specificity,
 )
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -131,3 +132,10 @@ def test_explanations_sum_to_the_ranked_score(
     ranked = rank(idx, role, k=len(profiles))
     assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
     assert {r.row for r in ranked} == {int(i) for i in np.flatnonzero(scores > 0)}
+
+
+def test_specificity_weighs_rare_skills_more() -> None:
+    assert specificity(0, 3000) == pytest.approx(1.0)
+    assert specificity(5, 3000) > specificity(100, 3000) > specificity(2999, 3000)
+    assert specificity(2999, 3000) == 0.05  # the floor keeps every requirement positive
+    assert specificity(3, 0) == 1.0
