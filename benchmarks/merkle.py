@@ -4,10 +4,15 @@ Run: .venv/bin/python benchmarks/merkle.py [--leaves N] [--seconds S]
 Prints: raw hashlib.sha256 rate; the root of N leaves (each a 32-byte credential digest) and
 its ratio to the time of 2N raw SHA-256 calls (goal: <= 2x); the compact-range append that
 sealing uses; inclusion and consistency proofs generated and verified per second on one
-core (goal: >= 50,000 inclusion verifications/s); sealing 100k pending entries end to end
-in the pure log (memory store: the database's share is measured by the platform's own
-benchmark); a Blockcerts batch of 2,000 receipts; and the hashing variants tried for the
-hot loop.
+core (goal: >= 50,000 inclusion verifications/s); sealing 100k pending entries in the
+pure log (memory store); sealing 100k pending leaves end to end through the real service
+(``merito.services.ledger.seal_pending`` on a SQLite file: outbox rows read and settled,
+entries and head written, STH signed) beside the time of 2N raw SHA-256 calls, and a batch of
+embedded-proof credentials (RDFC target hash + merkle-proof-2019 written into each document)
+beside the RDFC canonicalization floor; a Blockcerts batch of 2,000 receipts; and the hashing
+variants tried for the hot loop.
+
+``--db-leaves 0`` skips the database part.
 """
 
 from __future__ import annotations
@@ -15,14 +20,20 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import rate
+from sqlalchemy import insert
+
+from _common import NOW, rate, typical_credential
+from merito import bootstrap
+from merito.config import Settings
 from merito.ledger.log import MemoryLogStore, TransparencyLog
 from merito.ledger.merkle import (
     CompactRange,
@@ -32,8 +43,18 @@ from merito.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from merito.net.mailer import MemoryMailer
 from merito.proofs.keys import generate_key
-from merito.proofs.merkle_proof_2019 import batch_proofs, encode_proof_value
+from merito.proofs.merkle_proof_2019 import batch_proofs, encode_proof_value, target_hash
+from merito.services import ledger
+from merito.services.platform import Platform
+from merito.storage.tables import (
+    AchievementRow,
+    AchievementVersionRow,
+    CredentialRow,
+    OrganisationRow,
+    OutboxRow,
+)
 
 
 def best_time(fn: Callable[[], object], *, repeat: int = 3) -> float:
@@ -50,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=1.5, help="time per rate measurement")
+    parser.add_argument("--db-leaves", type=int, default=100_000, help="end-to-end seal size")
+    parser.add_argument("--rdfc", type=int, default=200, help="embedded-proof credentials")
     args = parser.parse_args()
     n = args.leaves
     sha = hashlib.sha256
@@ -135,6 +158,9 @@ def main() -> None:
     t_seal = best_time(seal)
     print(f"seal 100k pending (pure log)     {t_seal:>12.3f} s   {100_000 / t_seal:,.0f} entries/s")
 
+    if args.db_leaves:
+        end_to_end(args.db_leaves, args.rdfc)
+
     batch = leaves[:2000]
     t_batch = best_time(
         lambda: [encode_proof_value(r) for r in batch_proofs(batch, anchors=["blink:eth:1:0x00"])]
@@ -158,6 +184,98 @@ def main() -> None:
 
     for name, fn in (("sha256(b'\\x00' + x)", concat), ("primed.copy(); update(x)", copied)):
         print(f"  {name:<28} {best_time(fn):.3f} s")
+
+
+def _platform(directory: Path) -> Platform:
+    settings = Settings(data_dir=directory, master_key="77" * 32, log_batch_size=100_000)
+    return bootstrap.platform(settings, mailer_=MemoryMailer())
+
+
+def _seed_pending(platform: Platform, n: int, *, embedded: bool) -> None:
+    """``n`` issued credentials and their ``ledger.leaf`` messages, as issuance writes them
+    (inserted directly: issuing itself is measured by benchmarks/issue_bulk.py)."""
+    org_id, version_id, achievement_id = (str(uuid.uuid4()) for _ in range(3))
+    with platform.transaction() as session:
+        session.add(OrganisationRow(id=org_id, slug=org_id[:8], name="Bench", kind="issuer"))
+        session.flush()
+        session.add(
+            AchievementRow(id=achievement_id, org_id=org_id, status="published", current_version=1)
+        )
+        session.flush()
+        session.add(
+            AchievementVersionRow(
+                id=version_id,
+                org_id=org_id,
+                achievement_id=achievement_id,
+                version=1,
+                document={"name": "Bench"},
+            )
+        )
+    step = 10_000
+    for start in range(0, n, step):
+        rows, messages = [], []
+        for i in range(start, min(n, start + step)):
+            row_id = str(uuid.uuid4())
+            document = typical_credential("did:example:issuer", i) if embedded else {"i": i}
+            rows.append(
+                {
+                    "id": row_id,
+                    "org_id": org_id,
+                    "credential_id": f"https://bench.example/credentials/{row_id}",
+                    "achievement_version_id": version_id,
+                    "recipient": f"did:example:{i}",
+                    "document": document,
+                    "proof_format": "eddsa-rdfc-2022" if embedded else "vc-jwt",
+                    "jwt": None if embedded else f"eyJhbGciOiJFZERTQSJ9.{row_id}.c2ln",
+                    "issued_at": NOW,
+                }
+            )
+            messages.append(
+                {
+                    "org_id": org_id,
+                    "topic": ledger.LEAF_TOPIC,
+                    "payload": {"credential_row_id": row_id},
+                    "idempotency_key": f"ledger.leaf:{row_id}",
+                }
+            )
+        with platform.transaction() as session:
+            session.execute(insert(CredentialRow), rows)
+            session.execute(insert(OutboxRow), messages)
+
+
+def end_to_end(n: int, rdfc: int) -> None:
+    """Seal ``n`` pending leaves through the service on a SQLite file, beside 2n raw hashes."""
+    sha = hashlib.sha256
+    inputs = [sha(i.to_bytes(8, "big")).digest() for i in range(n)]
+    t_raw = best_time(lambda: [sha(x).digest() for x in inputs + inputs])
+    with tempfile.TemporaryDirectory() as directory:
+        platform = _platform(Path(directory))
+        _seed_pending(platform, n, embedded=False)
+        policy = ledger.SealPolicy(batch_size=n, batch_seconds=3600)
+        started = time.perf_counter()
+        result = ledger.seal_pending(platform, policy=policy, force=True)
+        t_seal = time.perf_counter() - started
+        assert result is not None
+        assert result.leaf_count == n
+        print(
+            f"seal {n:,} pending (service+SQLite) {t_seal:>8.3f} s   {n / t_seal:,.0f} leaves/s   "
+            f"{t_seal / t_raw:.1f}x the {2 * n:,} raw SHA-256 calls ({t_raw:.3f} s)"
+        )
+        if rdfc:
+            _seed_pending(platform, rdfc, embedded=True)
+            documents = [typical_credential("did:example:issuer", i) for i in range(rdfc)]
+            t_floor = best_time(lambda: [target_hash(d) for d in documents])
+            started = time.perf_counter()
+            result = ledger.seal_pending(platform, policy=policy, force=True)
+            t_embedded = time.perf_counter() - started
+            assert result is not None
+            assert result.proofs_attached == rdfc
+            print(
+                f"seal {rdfc:,} embedded-proof credentials {t_embedded:>6.3f} s   "
+                f"{rdfc / t_embedded:,.0f}/s   {t_embedded / t_floor:.2f}x their RDFC target "
+                f"hashes alone ({t_floor / rdfc * 1000:.1f} ms each)"
+            )
+        platform.sessions.kw["bind"].dispose()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -212,22 +212,39 @@ def _latest_row(session: Session) -> LogHeadRow | None:
     ).first()
 
 
-def _pending(session: Session, limit: int) -> list[OutboxRow]:
-    return list(
-        session.scalars(
-            select(OutboxRow)
-            .where(
-                OutboxRow.topic == LEAF_TOPIC,
-                OutboxRow.delivered_at.is_(None),
-                OutboxRow.dead_at.is_(None),
-            )
-            .order_by(OutboxRow.id)
-            .limit(limit)
+class _Message(NamedTuple):
+    id: int
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class _Credential(NamedTuple):
+    id: str
+    jwt: str | None
+    proof_format: str
+    document: dict[str, Any]
+
+
+def _pending(session: Session, limit: int) -> list[_Message]:
+    # columns, not ORM objects: a batch may be 100k rows
+    rows = session.execute(
+        select(OutboxRow.id, OutboxRow.payload, OutboxRow.created_at)
+        .where(
+            OutboxRow.topic == LEAF_TOPIC,
+            OutboxRow.delivered_at.is_(None),
+            OutboxRow.dead_at.is_(None),
         )
+        .order_by(OutboxRow.id)
+        .limit(limit)
     )
+    return [_Message(*row) for row in rows]
 
 
-def _leaf_of(row: CredentialRow) -> bytes:
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _leaf_of(row: _Credential) -> bytes:
     """The credential's log entry: its Blockcerts target hash, or SHA-256 of its JWT."""
     if row.jwt is not None:
         return hashlib.sha256(row.jwt.encode("ascii")).digest()
@@ -254,18 +271,28 @@ def seal_pending(
         if not due and messages[0].created_at > now - timedelta(seconds=policy.batch_seconds):
             return None
         wanted = [str(m.payload.get("credential_row_id", "")) for m in messages]
-        credentials = {
-            row.id: row
-            for row in session.scalars(select(CredentialRow).where(CredentialRow.id.in_(wanted)))
-        }
-        already = set(
-            session.scalars(
-                select(LogEntryRow.credential_row_id).where(
-                    LogEntryRow.credential_row_id.in_(wanted)
+        credentials: dict[str, _Credential] = {}
+        already: set[str | None] = set()
+        for chunk in _chunks(wanted):  # bounded IN lists (SQLite limits bound parameters)
+            credentials.update(
+                (row[0], _Credential(*row))
+                for row in session.execute(
+                    select(
+                        CredentialRow.id,
+                        CredentialRow.jwt,
+                        CredentialRow.proof_format,
+                        CredentialRow.document,
+                    ).where(CredentialRow.id.in_(chunk))
                 )
             )
-        )
-        batch: list[tuple[CredentialRow, bytes]] = []
+            already.update(
+                session.scalars(
+                    select(LogEntryRow.credential_row_id).where(
+                        LogEntryRow.credential_row_id.in_(chunk)
+                    )
+                )
+            )
+        batch: list[tuple[_Credential, bytes]] = []
         seen: set[str] = set()
         for row_id in wanted:
             row = credentials.get(row_id)
@@ -274,10 +301,12 @@ def seal_pending(
             seen.add(row_id)
             batch.append((row, _leaf_of(row)))
         delivered = [m.id for m in messages]
+        outbox = _table(OutboxRow)
         session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(delivered))
-            .values(delivered_at=now, claimed_by=None, claimed_until=None, last_error=None)
+            update(outbox)
+            .where(outbox.c.id == bindparam("message_id"))
+            .values(delivered_at=now, claimed_by=None, claimed_until=None, last_error=None),
+            [{"message_id": message_id} for message_id in delivered],
         )
         if not batch:
             return None
@@ -321,7 +350,7 @@ def seal_pending(
 def _append_batch(
     session: Session,
     platform: Platform,
-    batch: Sequence[tuple[CredentialRow, bytes]],
+    batch: Sequence[tuple[_Credential, bytes]],
     *,
     key: PrivateKey,
     info: LogInfo,
@@ -378,7 +407,8 @@ def _append_batch(
             for i, (row, leaf) in enumerate(batch)
         ],
     )
-    paths = inclusion_proofs_of_appended(compact, hashes)
+    embedded = any(r.jwt is None and r.proof_format in _EMBEDDED_FORMATS for r, _ in batch)
+    paths = inclusion_proofs_of_appended(compact, hashes) if embedded else []
     documents = []
     for i, (row, _) in enumerate(batch):
         if row.jwt is not None or row.proof_format not in _EMBEDDED_FORMATS:
@@ -389,7 +419,8 @@ def _append_batch(
         document = merkle_proof_2019.attach_proof(
             row.document, receipts[i], verification_method=info.verification_method, created=now
         )
-        document["proof"][0][RECEIPT_MEMBER] = receipt.to_json()
+        proofs = document["proof"]  # a list after the issuer's proof, else the proof alone
+        (proofs[0] if isinstance(proofs, list) else proofs)[RECEIPT_MEMBER] = receipt.to_json()
         documents.append({"row_id": row.id, "doc": document})
     if documents:
         table = _table(CredentialRow)
@@ -398,11 +429,7 @@ def _append_batch(
             .where(table.c.id == bindparam("row_id"))
             .values(document=bindparam("doc")),
             documents,
-            execution_options={"synchronize_session": False},
         )
-        # the ORM objects loaded above must not write their stale documents back
-        for row, _ in batch:
-            session.expire(row)
     return SealResult(
         batch_id, compact.size, len(batch), head, receipts[0].merkle_root, len(documents)
     )
