@@ -282,7 +282,12 @@ def rank(
         return []
     k = min(k, rows.size)
     if k < rows.size:
-        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+        # the k-th best score; of the rows tied at it, the first ones in row order (rows from
+        # flatnonzero are ascending), so the cut is deterministic
+        values = scores[rows]
+        kth = -np.partition(-values, k - 1)[k - 1]
+        above = rows[values > kth]
+        rows = np.concatenate([above, rows[values == kth][: k - above.size]])
     rows = rows[np.lexsort((rows, -scores[rows]))]
     return [
         Ranked(

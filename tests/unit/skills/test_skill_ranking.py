@@ -139,3 +139,11 @@ def test_specificity_weighs_rare_skills_more() -> None:
     assert specificity(5, 3000) > specificity(100, 3000) > specificity(2999, 3000)
     assert specificity(2999, 3000) == 0.05  # the floor keeps every requirement positive
     assert specificity(3, 0) == 1.0
+
+
+@given(st.lists(st.sampled_from([0.2, 0.5, 0.9]), min_size=1, max_size=30), st.integers(1, 30))
+def test_the_cut_at_k_keeps_the_first_rows_among_ties(values: list[float], k: int) -> None:
+    idx = index(*[profile(python=v) for v in values])
+    got = [r.row for r in rank(idx, [Requirement(skill=PY)], k=k)]
+    expected = sorted(range(len(values)), key=lambda r: (-values[r], r))[:k]
+    assert got == expected
