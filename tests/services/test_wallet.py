@@ -521,3 +521,23 @@ def test_visibility_delete_and_other_users_get_not_found(platform: Platform) -> 
         "wallet.visibility_changed",
         "wallet.item_deleted",
     ]
+
+
+def test_the_demo_learner_has_claimed_credentials(platform: Platform) -> None:
+    from merito.services import accounts, demo
+
+    seed = demo.seed_demo(platform, password="demo password 1")
+    ada_user = accounts.login(
+        platform, email=demo.DEMO_LEARNERS[0], password="demo password 1", ip=None
+    ).user
+    ada = Actor(kind="user", id=ada_user.id, user_id=ada_user.id)
+    items = wallet.list_items(platform, ada)
+    assert sorted(i.id for i in items) == sorted(seed.wallet_items)
+    assert len(items) == 3
+    assert {i.format for i in items} == {"ob3", "vc-jwt"}
+    assert {(i.source, i.verdict) for i in items} == {("claimed", "valid")}
+    again = demo.seed_demo(platform, password="demo password 1")
+    assert again.wallet_items == seed.wallet_items
+    assert len(wallet.list_items(platform, ada)) == 3
+    with pytest.raises(PermissionDenied, match="only the system"):
+        wallet.claim_for_recipient_account(platform, ada, credential_row_id=seed.credentials[0].id)

@@ -23,7 +23,7 @@ from merito.formats import status_list
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import accounts, catalog, credentials, issuers, skills
+from merito.services import accounts, catalog, credentials, issuers, skills, wallet
 from merito.services.accounts import User
 from merito.services.credentials import CredentialRecord
 from merito.services.issuing import IssuedCredential, issue_credential, parse_achievement
@@ -278,6 +278,8 @@ class DemoSeed:
     api_key: str | None
     #: False when everything already existed (nothing was written)
     created: bool
+    #: wallet item ids of the credentials claimed into the first learner's wallet
+    wallet_items: tuple[str, ...] = ()
 
 
 def _demo_user(platform: Platform, *, email: str, password: str) -> tuple[User, bool]:
@@ -381,6 +383,14 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
         )
         records[DEMO_REVOKED] = revoked
         created = True
+    # the first learner has claimed theirs: their wallet shows them, verified
+    wallet_items = tuple(
+        wallet.claim_for_recipient_account(
+            platform, Actor.system("demo"), credential_row_id=record.id
+        ).id
+        for record, (_, learner, _) in zip(records, DEMO_CREDENTIALS, strict=True)
+        if learner == 0
+    )
     return DemoSeed(
         org_id=org.id,
         org_slug=org.slug,
@@ -393,4 +403,5 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
         revoked=revoked,
         api_key=api_key,
         created=created,
+        wallet_items=wallet_items,
     )

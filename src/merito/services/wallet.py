@@ -82,6 +82,7 @@ __all__ = [
     "WalletItem",
     "claim",
     "claim_did",
+    "claim_for_recipient_account",
     "delete_item",
     "did_challenge",
     "get_item",
@@ -930,3 +931,52 @@ def claim_did(platform: Platform, actor: Actor, *, proof: str) -> list[WalletIte
             )
             for row_id, received, report in reports
         ]
+
+
+# --- seeding ----------------------------------------------------------------------------------
+
+
+def claim_for_recipient_account(
+    platform: Platform, actor: Actor, *, credential_row_id: str
+) -> WalletItem:
+    """Put an issued credential into the wallet of the account whose email is its recipient.
+
+    Only for the system (the demo seeding): account emails are not proven, so a learner
+    claims with the emailed link instead. Idempotent; audited as the system actor.
+    """
+    if actor.kind != "system":
+        raise PermissionDenied(
+            "only the system may deliver a credential without its claim link", property="actor"
+        )
+    with platform.reading() as session:
+        credential = session.get(CredentialRow, credential_row_id)
+        if credential is None:
+            raise NotFound(f"credential {credential_row_id!r} not found")
+        user_id = session.scalar(select(UserRow.id).where(UserRow.email == credential.recipient))
+        if user_id is None:
+            raise NotFound(
+                f"no account has the recipient's email {credential.recipient!r}",
+                property="recipient",
+            )
+        received = _issued_received(credential)
+    report = _verify(platform, received)
+    with platform.transaction() as session:
+        item = _store(
+            platform,
+            actor,
+            user_id=user_id,
+            received=received,
+            report=report,
+            source="claimed",
+            credential_row_id=credential_row_id,
+            details={"proof": "delivered by the system to the recipient's account"},
+            session=session,
+        )
+        for row in session.scalars(
+            select(CredentialClaimRow).where(
+                CredentialClaimRow.credential_row_id == credential_row_id,
+                CredentialClaimRow.claimed_at.is_(None),
+            )
+        ):
+            row.claimed_at = platform.clock.now()
+        return item
