@@ -23,7 +23,7 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _skills_data import load_taxonomy
+from merito.services.skills import bundled_taxonomy
 from merito.skills.ranking import CandidateIndex, Requirement, SkillSpace, rank, specificity
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
 
-    taxonomy = load_taxonomy()
+    taxonomy = bundled_taxonomy()
     space = SkillSpace(
         [s.uri for s in taxonomy.skills], [(s.uri, b) for s in taxonomy.skills for b in s.broader]
     )

@@ -23,7 +23,7 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _skills_data import load_taxonomy
+from merito.services.skills import bundled_taxonomy
 from merito.skills.ranking import CandidateIndex, Requirement, SkillSpace, rank
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
 
-    taxonomy = load_taxonomy()
+    taxonomy = bundled_taxonomy()
     skills = [s for s in taxonomy.skills if s.kind == "skill"]
     broader = [(s.uri, b) for s in taxonomy.skills for b in s.broader]
     started = time.perf_counter()
@@ -96,12 +96,10 @@ def main() -> None:
     )
 
     roles = []
-    for q in range(args.queries):
+    for _ in range(args.queries):
         o = occs[int(rng.integers(0, len(occs)))]
         required = [Requirement(skill=u, min_level=0.3) for u in o["essential"][:20]]
-        optional = [
-            Requirement(skill=u, required=False, weight=0.5) for u in o["optional"][:8]
-        ]
+        optional = [Requirement(skill=u, required=False, weight=0.5) for u in o["optional"][:8]]
         roles.append(required + optional)
     # warm up (page in the matrix)
     rank(index, roles[0], k=args.k)
