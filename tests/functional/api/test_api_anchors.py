@@ -17,6 +17,7 @@ from merito.services.platform import Platform
 from merito.storage.tables_anchoring import ChainAnchorRow
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+AT_JSON = "2026-03-01T12:00:00Z"
 
 
 @pytest.fixture
@@ -83,9 +84,9 @@ def test_anchors_are_listed_newest_first_filtered_and_paged(
         "block_number": 101,
         "confirmations": 2,
         "anchor": "blink:eth:31337:0x" + "01" * 32,
-        "created_at": AT.isoformat(),
-        "submitted_at": AT.isoformat(),
-        "confirmed_at": AT.isoformat(),
+        "created_at": AT_JSON,
+        "submitted_at": AT_JSON,
+        "confirmed_at": AT_JSON,
     }
     assert "unreachable" not in response.text  # operator detail stays with operators
     assert "raw" not in response.text
