@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from merito.web import credential_page, pages, verify_page
+from merito.web import credential_page, pages, portfolio_page, verify_page
 
 __all__ = ["STATIC_DIR", "STATIC_PATH", "install"]
 
@@ -35,4 +35,6 @@ def install(app: FastAPI) -> None:
     app.include_router(verify_page.router)
     app.include_router(credential_page.router)
     app.state.credential_page = credential_page.render_public
+    app.state.portfolio_page = portfolio_page.render_portfolio  # /p/{handle} for browsers
+    app.state.share_page = portfolio_page.render_share  # /s/{token} for browsers
     app.mount(STATIC_PATH, _Static(directory=STATIC_DIR), name="static")

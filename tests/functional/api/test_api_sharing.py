@@ -221,3 +221,42 @@ def test_downloads_export_and_deletion_over_http(world: World) -> None:
     assert deleted.status_code == 204, deleted.text
     # the session went with the account
     assert world.call("GET", "/api/v1/me/portfolio", auth=session).status_code == 401
+
+
+def test_browsers_get_pages_at_the_same_addresses(world: World) -> None:
+    from merito.asgi import create_app as create_site
+
+    session, ada = _learner(world, "ada@example.org")
+    item, _ = _credential_in_wallet(world, ada, recipient="ada@example.org")
+    world.call(
+        "PUT",
+        "/api/v1/me/portfolio",
+        auth=session,
+        json={"handle": "ada", "display_name": "Ada <Lovelace>", "enabled": True},
+    )
+    link = world.call(
+        "POST", "/api/v1/me/share-links", auth=session, json={"target": "item", "item_id": item}
+    ).json()
+    site = ApiClient(create_site(settings=world.client.app.state.settings, platform=world.platform))
+    html = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
+    page = site.request("GET", "/p/ada", headers=html)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-robots-tag"] == "noindex"
+    assert "Ada &lt;Lovelace&gt;" in page.text  # escaped
+    assert "Spreadsheet Modelling" in page.text
+    assert "use spreadsheets software" in page.text
+    assert 'class="pill pill-ok"' in page.text
+    french = site.request("GET", "/p/ada?lang=fr", headers=html)
+    assert "Compétences" in french.text
+    assert site.request("GET", "/p/ada").json()["handle"] == "ada"  # programs: JSON
+    token_path = link["url"].removeprefix("https://merito.test")
+    shared = site.request("GET", token_path, headers=html)
+    assert shared.status_code == 200
+    assert "Spreadsheet Modelling" in shared.text
+    listed = world.call("GET", "/api/v1/me/share-links", auth=session).json()["share_links"]
+    assert listed[0]["view_count"] == 1  # the page view counted
+    missing = site.request("GET", "/p/nobody", headers=html)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert site.request("GET", "/s/not-a-token", headers=html).status_code == 404

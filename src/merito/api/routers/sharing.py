@@ -377,23 +377,75 @@ def delete_account(body: DeleteAccountIn, actor: CurrentActor, platform: Platfor
 _NOINDEX = {"X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
 
 
+def _wants_html(accept: str) -> bool:
+    """True when the client prefers text/html to JSON (a browser); machines get JSON."""
+    best_html = best_json = 0.0
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.strip().lower()
+        if media in ("text/html", "application/xhtml+xml"):
+            best_html = max(best_html, q)
+        elif media in ("application/json", "*/*"):
+            best_json = max(best_json, q)
+    return best_html > best_json
+
+
+def _page(request: Request, name: str) -> Any:
+    """The web's renderer for this address when the pages are installed and a browser asks."""
+    renderer = getattr(request.app.state, name, None)
+    if renderer is not None and _wants_html(request.headers.get("accept", "")):
+        return renderer
+    return None
+
+
+_HTML_TOO: Final = {
+    200: {
+        "content": {"text/html": {"schema": {"type": "string"}}},
+        "description": "JSON, or an HTML page for people when the web pages are installed.",
+    }
+}
+
+
 @public_router.get(
-    "/p/{handle}", response_model=sharing.PublicPortfolio, summary="A learner's public portfolio"
+    "/p/{handle}",
+    response_model=sharing.PublicPortfolio,
+    summary="A learner's public portfolio",
+    responses=_HTML_TOO,  # type: ignore[arg-type]
 )
 def public_portfolio(
-    handle: Annotated[str, Path(max_length=64)], platform: PlatformDep
-) -> sharing.PublicPortfolio:
+    handle: Annotated[str, Path(max_length=64)], request: Request, platform: PlatformDep
+) -> Any:
     """Only what the learner made public; 404 when the portfolio is not enabled."""
+    page = _page(request, "portfolio_page")
+    if page is not None:
+        return page(request, handle)
     return sharing.public_portfolio(platform, handle)
 
 
 @public_router.get(
-    "/s/{token}", response_model=sharing.SharedView, summary="What a share link shows"
+    "/s/{token}",
+    response_model=sharing.SharedView,
+    summary="What a share link shows",
+    responses=_HTML_TOO,  # type: ignore[arg-type]
 )
 def shared(
-    token: Annotated[str, Path(max_length=200)], platform: PlatformDep, response: Response
-) -> sharing.SharedView:
+    token: Annotated[str, Path(max_length=200)],
+    request: Request,
+    platform: PlatformDep,
+    response: Response,
+) -> Any:
     """Counts the view. An unknown, expired or revoked link is 404."""
+    page = _page(request, "share_page")
+    if page is not None:
+        return page(request, token)
     response.headers.update(_NOINDEX)
     return sharing.resolve_share_link(platform, token)
 
