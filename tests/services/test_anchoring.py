@@ -548,3 +548,35 @@ def test_a_failed_anchor_starts_again_from_a_new_transaction(
     _poll(fixed, recorder, clock)
     assert _row(fixed, "b").status == "confirmed"
     assert len(recorder.calls) == 1
+
+
+class RacingWorker(EthereumAnchor):
+    """Read the recorded nonces before another worker committed its own: picks a taken one."""
+
+    races = 1
+
+    def prepare(self, root: bytes, *, min_nonce: int = 0) -> PreparedTransaction:
+        if self.races:
+            self.races -= 1
+            return super().prepare(root)  # the node's pending count only: 0, like the other
+        return super().prepare(root, min_nonce=min_nonce)
+
+
+def test_two_workers_never_record_the_same_nonce(
+    platform: Platform, w3: Web3, clock: MovableClock, recorder: Recorder
+) -> None:
+    first = CrashBeforeBroadcast(w3, to_address=DEAD, private_key=KEY, retry=FAST)
+    _seal(platform, "a", root=b"\x0a" * 32)
+    _run(_with_anchor(platform, first), recorder)  # nonce 0 recorded, not yet broadcast
+    assert _row(platform, "a").nonce == 0
+    racing = RacingWorker(w3, to_address=DEAD, private_key=KEY, confirmations=1, retry=FAST)
+    platform = _with_anchor(platform, racing)
+    _seal(platform, "b", root=b"\x0b" * 32)
+    clock.advance(seconds=1)
+    _run(platform, recorder)
+    assert racing.races == 0
+    assert _row(platform, "b").nonce == 1  # the unique (chain, sender, nonce) refused 0
+    for _ in range(3):
+        _poll(platform, recorder, clock)
+    assert sorted(batch for batch, _ in recorder.calls) == ["a", "b"]
+    assert _sent(w3, racing) == 2
