@@ -260,3 +260,24 @@ def test_browsers_get_pages_at_the_same_addresses(world: World) -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("text/html")
     assert site.request("GET", "/s/not-a-token", headers=html).status_code == 404
+
+
+def test_post_verify_recognises_a_presentation(world: World) -> None:
+    session, ada = _learner(world, "ada@example.org")
+    did = world.call("GET", "/api/v1/me/holder-key", auth=session).json()["did"]
+    item, _ = _credential_in_wallet(world, ada, recipient=did)
+    vp = world.call(
+        "POST",
+        "/api/v1/me/presentations",
+        auth=session,
+        json={"item_ids": [item], "challenge": "n", "domain": "d.example"},
+    ).json()
+    response = world.call("POST", "/api/v1/verify", json=vp)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["verified"] is True, body
+    assert body["format"] == "vp"
+    checks = {c["id"]: c["outcome"] for c in body["checks"]}
+    assert checks["challenge"] == "warning"  # nothing expected: freshness unknown
+    assert checks["credentials"] == "pass"
+    assert body["summary"].startswith("The presentation is valid")
