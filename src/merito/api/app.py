@@ -33,6 +33,7 @@ from merito.api.routers import oauth as oauth_routes
 from merito.api.routers import ob3 as ob3_routes
 from merito.api.routers import outbox as outbox_routes
 from merito.api.routers import sharing as sharing_routes
+from merito.api.routers import skills as skill_routes
 from merito.api.routers import status as status_routes
 from merito.api.routers import wallet as wallet_routes
 from merito.api.schemas import Problem
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(oauth_routes.org_router, prefix=API_PREFIX)
     app.include_router(wallet_routes.router, prefix=API_PREFIX)  # the learner's own
     app.include_router(hiring_routes.router, prefix=API_PREFIX)
+    app.include_router(skill_routes.router, prefix=API_PREFIX)  # ESCO taxonomy, org skills
     app.include_router(sharing_routes.router, prefix=API_PREFIX)
     app.include_router(sharing_routes.public_router)  # /p/{handle}, /s/{token}
     app.include_router(oauth_routes.router)  # OAuth 2.0 endpoints: RFC 8414 metadata

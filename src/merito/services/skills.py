@@ -15,23 +15,31 @@ attribution (``ESCO_ATTRIBUTION``) travels with every taxonomy response.
 from __future__ import annotations
 
 import io
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from merito.errors import InvalidInput
-from merito.services.platform import Actor, Platform, audit
+from merito.errors import InvalidInput, NotFound
+from merito.services.platform import Actor, Permission, Platform, audit, authorize, new_id
+from merito.skills.alignment import (
+    proficiency_result_description,
+    skill_alignment,
+)
 from merito.skills.bundle import decode_bundle
 from merito.skills.esco import parse_esco
+from merito.skills.normalize import IndexEntry, SkillIndex, StaticEmbedding, parse_abbreviations
 from merito.skills.taxonomy import (
     ESCO_ATTRIBUTION,
     ESCO_LICENCE_URL,
@@ -41,6 +49,7 @@ from merito.storage.tables_skills import (
     OccupationRow,
     OccupationSkillRow,
     SkillBroaderRow,
+    SkillMappingRow,
     SkillRelationRow,
     SkillRow,
 )
@@ -48,16 +57,45 @@ from merito.storage.tables_skills import (
 __all__ = [
     "BUNDLED_TAXONOMY",
     "ESCO_ATTRIBUTION",
+    "ESCO_FRAMEWORK",
     "ESCO_LICENCE_URL",
     "ImportResult",
+    "MappingFields",
+    "OccupationDetail",
+    "OccupationMatch",
+    "OccupationRef",
+    "OrgSkillFields",
+    "OrgSkillUpdate",
     "Progress",
+    "SkillDetail",
+    "SkillMapping",
+    "SkillMatch",
+    "SkillRef",
+    "abbreviations",
+    "alignment_for_skill",
     "bundled_taxonomy",
+    "create_org_skill",
+    "delete_org_skill",
     "ensure_taxonomy",
+    "get_occupation",
+    "get_org_skill",
+    "get_skill",
     "import_taxonomy",
+    "list_org_skills",
+    "normalize_skills",
     "read_taxonomy",
+    "search_occupations",
+    "search_skills",
+    "set_skill_mappings",
+    "skill_alignment",
+    "static_embedding",
+    "update_org_skill",
 ]
 
 BUNDLED_TAXONOMY: Final = "esco-v1.1.1-en.json.xz"
+EMBEDDING_FILE: Final = "skill-embedding.npz"
+ABBREVIATIONS_FILE: Final = "abbreviations.tsv"
+ESCO_FRAMEWORK: Final = "ESCO v1.1.1"
 _BATCH: Final = 5_000
 
 #: progress(stage, done, total): called as each stage advances (the CLI draws a bar)
@@ -537,3 +575,609 @@ def ensure_taxonomy(
     if present is not None:
         return None
     return import_taxonomy(platform, actor, bundled_taxonomy(), progress=progress)
+
+
+# --- reading the taxonomy ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRef:
+    id: str
+    uri: str
+    preferred_label: str
+    kind: str = "skill"
+    skill_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkillMapping:
+    esco: SkillRef
+    #: SKOS mapping relation: exact, close, broad, narrow, related
+    match: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkillDetail:
+    id: str
+    uri: str
+    preferred_label: str
+    alt_labels: tuple[str, ...]
+    description: str
+    kind: str
+    skill_type: str | None
+    reuse_level: str | None
+    code: str | None
+    collections: tuple[str, ...]
+    #: None for ESCO; the owning organisation for its own skills
+    org_id: str | None
+    broader: tuple[SkillRef, ...]
+    narrower: tuple[SkillRef, ...]
+    #: an organisation's skill: the ESCO skills it maps onto
+    mappings: tuple[SkillMapping, ...]
+    #: occupations that need the skill (ESCO skills only; at most 50)
+    essential_for: tuple[OccupationRef, ...] = ()
+    optional_for: tuple[OccupationRef, ...] = ()
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OccupationRef:
+    id: str
+    uri: str
+    preferred_label: str
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OccupationDetail:
+    id: str
+    uri: str
+    preferred_label: str
+    alt_labels: tuple[str, ...]
+    description: str
+    code: str | None
+    isco_group: str | None
+    broader: OccupationRef | None
+    essential_skills: tuple[SkillRef, ...]
+    optional_skills: tuple[SkillRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SkillMatch:
+    skill: SkillRef
+    #: the fused score (0..1); ``lexical`` and ``semantic`` are its two cosines
+    score: float
+    lexical: float
+    semantic: float
+    #: the text equals one of the skill's labels
+    exact: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OccupationMatch:
+    occupation: OccupationRef
+    score: float
+
+
+def _ref(row: SkillRow) -> SkillRef:
+    return SkillRef(
+        id=row.id,
+        uri=row.uri,
+        preferred_label=row.preferred_label,
+        kind=row.kind,
+        skill_type=row.skill_type,
+    )
+
+
+def _occupation_ref(row: OccupationRow) -> OccupationRef:
+    return OccupationRef(id=row.id, uri=row.uri, preferred_label=row.preferred_label, code=row.code)
+
+
+def _visible_skill(
+    session: Session, platform: Platform, actor: Actor | None, skill_id: str
+) -> SkillRow:
+    """An ESCO skill (public), or an organisation's skill its members may read."""
+    row = session.get(SkillRow, skill_id)
+    if row is None:
+        row = session.scalars(
+            select(SkillRow).where(SkillRow.uri == skill_id, SkillRow.org_id.is_(None))
+        ).first()
+    if row is None:
+        raise NotFound(f"skill {skill_id!r} not found", property="skill_id")
+    if row.org_id is not None:
+        if actor is None:
+            raise NotFound(f"skill {skill_id!r} not found", property="skill_id")
+        authorize(session, actor, row.org_id, Permission.ORG_READ)
+    return row
+
+
+def _detail(session: Session, row: SkillRow) -> SkillDetail:
+    broader = session.scalars(
+        select(SkillRow)
+        .join(SkillBroaderRow, SkillBroaderRow.broader_id == SkillRow.id)
+        .where(SkillBroaderRow.skill_id == row.id)
+        .order_by(SkillRow.preferred_label)
+    ).all()
+    narrower = session.scalars(
+        select(SkillRow)
+        .join(SkillBroaderRow, SkillBroaderRow.skill_id == SkillRow.id)
+        .where(SkillBroaderRow.broader_id == row.id, SkillRow.org_id.is_(None))
+        .order_by(SkillRow.preferred_label)
+        .limit(200)
+    ).all()
+    mappings = session.execute(
+        select(SkillRow, SkillMappingRow.match)
+        .join(SkillMappingRow, SkillMappingRow.esco_skill_id == SkillRow.id)
+        .where(SkillMappingRow.skill_id == row.id)
+        .order_by(SkillRow.preferred_label)
+    ).all()
+    needed: dict[str, list[OccupationRef]] = {"essential": [], "optional": []}
+    if row.org_id is None:
+        for occupation, relation in session.execute(
+            select(OccupationRow, OccupationSkillRow.relation)
+            .join(OccupationSkillRow, OccupationSkillRow.occupation_id == OccupationRow.id)
+            .where(OccupationSkillRow.skill_id == row.id)
+            .order_by(OccupationRow.preferred_label)
+            .limit(100)
+        ):
+            if len(needed[relation]) < 50:
+                needed[relation].append(_occupation_ref(occupation))
+    return SkillDetail(
+        id=row.id,
+        uri=row.uri,
+        preferred_label=row.preferred_label,
+        alt_labels=tuple(row.alt_labels),
+        description=row.description,
+        kind=row.kind,
+        skill_type=row.skill_type,
+        reuse_level=row.reuse_level,
+        code=row.code,
+        collections=tuple(row.collections),
+        org_id=row.org_id,
+        broader=tuple(_ref(b) for b in broader),
+        narrower=tuple(_ref(n) for n in narrower),
+        mappings=tuple(SkillMapping(esco=_ref(m), match=match) for m, match in mappings),
+        essential_for=tuple(needed["essential"]),
+        optional_for=tuple(needed["optional"]),
+        updated_at=row.updated_at,
+    )
+
+
+def get_skill(platform: Platform, skill_id: str, *, actor: Actor | None = None) -> SkillDetail:
+    """A skill by id (or ESCO URI) with its hierarchy, mappings and the occupations needing it."""
+    with platform.reading() as session:
+        return _detail(session, _visible_skill(session, platform, actor, skill_id))
+
+
+def get_occupation(platform: Platform, occupation_id: str) -> OccupationDetail:
+    """An ESCO occupation by id (or URI) with its essential and optional skills."""
+    with platform.reading() as session:
+        row = (
+            session.get(OccupationRow, occupation_id)
+            or session.scalars(
+                select(OccupationRow).where(OccupationRow.uri == occupation_id)
+            ).first()
+        )
+        if row is None:
+            raise NotFound(f"occupation {occupation_id!r} not found", property="occupation_id")
+        links = session.execute(
+            select(SkillRow, OccupationSkillRow.relation)
+            .join(OccupationSkillRow, OccupationSkillRow.skill_id == SkillRow.id)
+            .where(OccupationSkillRow.occupation_id == row.id)
+            .order_by(SkillRow.preferred_label)
+        ).all()
+        broader = session.get(OccupationRow, row.broader_id) if row.broader_id else None
+        return OccupationDetail(
+            id=row.id,
+            uri=row.uri,
+            preferred_label=row.preferred_label,
+            alt_labels=tuple(row.alt_labels),
+            description=row.description,
+            code=row.code,
+            isco_group=row.isco_group,
+            broader=_occupation_ref(broader) if broader is not None else None,
+            essential_skills=tuple(_ref(s) for s, r in links if r == "essential"),
+            optional_skills=tuple(_ref(s) for s, r in links if r == "optional"),
+        )
+
+
+# --- normalisation: the search indexes, cached per process ----------------------------------
+
+
+@cache
+def static_embedding() -> StaticEmbedding:
+    """The shipped static token vectors (distilled from all-MiniLM-L6-v2; see docs/skills.md)."""
+    data = files("merito.skills").joinpath("data", EMBEDDING_FILE).read_bytes()
+    return StaticEmbedding.from_npz(data)
+
+
+@cache
+def abbreviations() -> dict[str, str]:
+    text = files("merito.skills").joinpath("data", ABBREVIATIONS_FILE).read_text("utf-8")
+    return parse_abbreviations(text)
+
+
+_index_lock = threading.Lock()
+#: (engine url, scope) -> (fingerprint, index, refs); scope is "esco", "occupations" or an org id
+_indexes: dict[tuple[str, str], tuple[tuple[Any, ...], SkillIndex, tuple[Any, ...]]] = {}
+
+
+def _fingerprint(session: Session, scope: str) -> tuple[Any, ...]:
+    """Changes whenever the indexed rows change (a cheap aggregate, checked per search)."""
+    if scope == "occupations":
+        table: Any = OccupationRow
+        where: Any = True
+    else:
+        table = SkillRow
+        where = (
+            and_(SkillRow.org_id.is_(None), SkillRow.kind == "skill")
+            if scope == "esco"
+            else SkillRow.org_id == scope
+        )
+    count, latest = session.execute(
+        select(func.count(), func.max(table.updated_at)).where(where)
+    ).one()
+    return (count, latest)
+
+
+def _build(session: Session, scope: str) -> tuple[SkillIndex, tuple[Any, ...]]:
+    refs: list[Any] = []
+    entries: list[IndexEntry] = []
+    if scope == "occupations":
+        for occupation in session.scalars(select(OccupationRow).order_by(OccupationRow.id)):
+            refs.append(_occupation_ref(occupation))
+            entries.append(
+                IndexEntry(
+                    occupation.id, occupation.preferred_label, tuple(occupation.alt_labels), ""
+                )
+            )
+    else:
+        where = (
+            and_(SkillRow.org_id.is_(None), SkillRow.kind == "skill")
+            if scope == "esco"
+            else SkillRow.org_id == scope
+        )
+        for row in session.scalars(select(SkillRow).where(where).order_by(SkillRow.id)):
+            refs.append(_ref(row))
+            entries.append(
+                IndexEntry(row.id, row.preferred_label, tuple(row.alt_labels), row.description)
+            )
+    index = SkillIndex(entries, embedding=static_embedding(), abbreviations=abbreviations())
+    return index, tuple(refs)
+
+
+def _index(platform: Platform, session: Session, scope: str) -> tuple[SkillIndex, tuple[Any, ...]]:
+    key = (str(platform.sessions.kw["bind"].url), scope)
+    fingerprint = _fingerprint(session, scope)
+    cached = _indexes.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1], cached[2]
+    with _index_lock:  # one build per process at a time; others wait for it
+        cached = _indexes.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1], cached[2]
+        index, refs = _build(session, scope)
+        _indexes[key] = (fingerprint, index, refs)
+        return index, refs
+
+
+_MAX_QUERY: Final = 200
+
+
+def _query(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the search text is empty", property="q")
+    if len(text) > _MAX_QUERY:
+        raise InvalidInput(f"the search text exceeds {_MAX_QUERY} characters", property="q")
+    return text
+
+
+def normalize_skills(
+    platform: Platform,
+    texts: Sequence[str],
+    *,
+    limit: int = 5,
+    org_id: str | None = None,
+    actor: Actor | None = None,
+) -> list[list[SkillMatch]]:
+    """Free texts -> ranked ESCO skills each (and the organisation's own, with ``org_id``)."""
+    queries = [_query(t) for t in texts]
+    with platform.reading() as session:
+        scopes = ["esco"]
+        if org_id is not None:
+            if actor is None:
+                raise NotFound(f"organisation {org_id!r} not found", property="org_id")
+            authorize(session, actor, org_id, Permission.ORG_READ)
+            scopes.append(org_id)
+        merged: list[list[SkillMatch]] = [[] for _ in queries]
+        for scope in scopes:
+            index, refs = _index(platform, session, scope)
+            for out, matches in zip(merged, index.search_batch(queries, k=limit), strict=True):
+                out.extend(
+                    SkillMatch(
+                        skill=refs[m.index],
+                        score=m.score,
+                        lexical=m.lexical,
+                        semantic=m.semantic,
+                        exact=m.exact,
+                    )
+                    for m in matches
+                )
+    return [sorted(m, key=lambda x: (not x.exact, -x.score))[:limit] for m in merged]
+
+
+def search_skills(
+    platform: Platform,
+    q: str,
+    *,
+    limit: int = 10,
+    org_id: str | None = None,
+    actor: Actor | None = None,
+) -> list[SkillMatch]:
+    """One free text -> its ranked skills (``normalize_skills`` for one text)."""
+    return normalize_skills(platform, [q], limit=limit, org_id=org_id, actor=actor)[0]
+
+
+def search_occupations(platform: Platform, q: str, *, limit: int = 10) -> list[OccupationMatch]:
+    """Occupations by title (labels and alternative titles), best first."""
+    query = _query(q)
+    with platform.reading() as session:
+        index, refs = _index(platform, session, "occupations")
+        return [
+            OccupationMatch(occupation=refs[m.index], score=m.score)
+            for m in index.search(query, k=limit)
+        ]
+
+
+# --- an organisation's own skills ---------------------------------------------------------
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Label = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class OrgSkillFields(_Fields):
+    """An organisation's own skill (its internal framework's node)."""
+
+    preferred_label: Label
+    alt_labels: list[Label] = Field(default_factory=list, max_length=100)
+    description: str = Field(default="", max_length=10_000)
+    skill_type: Literal["skill", "knowledge"] | None = None
+    uri: str | None = Field(
+        default=None,
+        max_length=500,
+        description="The skill's URI in the organisation's framework (default: urn:uuid:<id>).",
+    )
+
+
+class OrgSkillUpdate(_Fields):
+    preferred_label: Label | None = None
+    alt_labels: list[Label] | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=10_000)
+    skill_type: Literal["skill", "knowledge"] | None = None
+
+
+class MappingFields(_Fields):
+    """An ESCO skill (its id or URI) the organisation's skill maps onto."""
+
+    esco_skill: str = Field(max_length=500)
+    match: Literal["exact", "close", "broad", "narrow", "related"] = "exact"
+
+
+def _clean_labels(preferred: str, alts: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for label in alts:
+        label = label.strip()
+        if label and label != preferred:
+            seen.setdefault(label, None)
+    return list(seen)
+
+
+def _org_skill(session: Session, *, org_id: str, skill_id: str) -> SkillRow:
+    row = session.get(SkillRow, skill_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound(f"skill {skill_id!r} not found", property="skill_id")
+    return row
+
+
+def _absolute_uri(uri: str) -> str:
+    uri = uri.strip()
+    if not uri.startswith(("http://", "https://", "urn:")) or any(c.isspace() for c in uri):
+        raise InvalidInput(f"uri {uri!r} is not an absolute http(s) or urn URI", property="uri")
+    return uri
+
+
+def list_org_skills(platform: Platform, actor: Actor, *, org_id: str) -> list[SkillDetail]:
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ORG_READ)
+        rows = session.scalars(
+            select(SkillRow)
+            .where(SkillRow.org_id == org_id)
+            .order_by(SkillRow.preferred_label, SkillRow.id)
+            .limit(1000)
+        ).all()
+        return [_detail(session, row) for row in rows]
+
+
+def get_org_skill(platform: Platform, actor: Actor, *, org_id: str, skill_id: str) -> SkillDetail:
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ORG_READ)
+        return _detail(session, _org_skill(session, org_id=org_id, skill_id=skill_id))
+
+
+def create_org_skill(
+    platform: Platform, actor: Actor, *, org_id: str, fields: OrgSkillFields
+) -> SkillDetail:
+    """Adds a skill of the organisation's own; it is searchable by its members at once."""
+    label = fields.preferred_label.strip()
+    if not label:
+        raise InvalidInput("preferredLabel is empty", property="preferred_label")
+    skill_id = new_id()
+    uri = _absolute_uri(fields.uri) if fields.uri else f"urn:uuid:{skill_id}"
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        row = SkillRow(
+            id=skill_id,
+            uri=uri,
+            org_id=org_id,
+            kind="skill",
+            skill_type=fields.skill_type,
+            preferred_label=label,
+            alt_labels=_clean_labels(label, fields.alt_labels),
+            description=fields.description.strip(),
+            collections=[],
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        audit(
+            session,
+            actor,
+            action="skills.created",
+            org_id=org_id,
+            target=skill_id,
+            details={"uri": uri, "preferred_label": label},
+        )
+        return _detail(session, row)
+
+
+def update_org_skill(
+    platform: Platform, actor: Actor, *, org_id: str, skill_id: str, fields: OrgSkillUpdate
+) -> SkillDetail:
+    changes = fields.model_dump(exclude_unset=True)
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        row = _org_skill(session, org_id=org_id, skill_id=skill_id)
+        if "preferred_label" in changes:
+            label = (fields.preferred_label or "").strip()
+            if not label:
+                raise InvalidInput("preferredLabel is empty", property="preferred_label")
+            row.preferred_label = label
+        if "alt_labels" in changes:
+            row.alt_labels = _clean_labels(row.preferred_label, fields.alt_labels or [])
+        if "description" in changes:
+            row.description = (fields.description or "").strip()
+        if "skill_type" in changes:
+            row.skill_type = fields.skill_type
+        row.updated_at = platform.clock.now()
+        audit(
+            session,
+            actor,
+            action="skills.updated",
+            org_id=org_id,
+            target=skill_id,
+            details={"fields": sorted(changes)},
+        )
+        session.flush()
+        return _detail(session, row)
+
+
+def delete_org_skill(platform: Platform, actor: Actor, *, org_id: str, skill_id: str) -> None:
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        row = _org_skill(session, org_id=org_id, skill_id=skill_id)
+        session.execute(delete(SkillMappingRow).where(SkillMappingRow.skill_id == row.id))
+        session.delete(row)
+        audit(
+            session,
+            actor,
+            action="skills.deleted",
+            org_id=org_id,
+            target=skill_id,
+            details={"uri": row.uri},
+        )
+
+
+def set_skill_mappings(
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    skill_id: str,
+    mappings: Sequence[MappingFields],
+) -> SkillDetail:
+    """Replaces the ESCO skills the organisation's skill maps onto (an empty list: none)."""
+    with platform.transaction() as session:
+        authorize(session, actor, org_id, Permission.ACHIEVEMENTS_WRITE)
+        row = _org_skill(session, org_id=org_id, skill_id=skill_id)
+        targets: dict[str, str] = {}
+        for i, mapping in enumerate(mappings):
+            target = (
+                session.get(SkillRow, mapping.esco_skill)
+                or session.scalars(
+                    select(SkillRow).where(
+                        SkillRow.uri == mapping.esco_skill, SkillRow.org_id.is_(None)
+                    )
+                ).first()
+            )
+            if target is None or target.org_id is not None:
+                raise InvalidInput(
+                    f"mappings.{i}.esco_skill {mapping.esco_skill!r} is not an ESCO skill",
+                    property=f"mappings.{i}.esco_skill",
+                )
+            targets[target.id] = mapping.match
+        session.execute(delete(SkillMappingRow).where(SkillMappingRow.skill_id == row.id))
+        now = platform.clock.now()
+        for esco_id, match in targets.items():
+            session.add(
+                SkillMappingRow(
+                    skill_id=row.id,
+                    esco_skill_id=esco_id,
+                    org_id=org_id,
+                    match=match,
+                    created_at=now,
+                )
+            )
+        row.updated_at = now
+        audit(
+            session,
+            actor,
+            action="skills.mapped",
+            org_id=org_id,
+            target=skill_id,
+            details={"mappings": [{"esco_skill_id": k, "match": v} for k, v in targets.items()]},
+        )
+        session.flush()
+        return _detail(session, row)
+
+
+# --- alignments of achievements -----------------------------------------------------------
+
+
+def alignment_for_skill(
+    platform: Platform,
+    skill_id: str,
+    *,
+    actor: Actor | None = None,
+    required_level: str | None = None,
+    base_id: str | None = None,
+) -> dict[str, Any]:
+    """The OB 3.0 Alignment for a skill (id or ESCO URI), ready for ``AchievementFields``;
+    with ``required_level`` also the proficiency ResultDescription (see skills.alignment)."""
+    with platform.reading() as session:
+        row = _visible_skill(session, platform, actor, skill_id)
+        framework = ESCO_FRAMEWORK if row.org_id is None else "organisation skills"
+        result: dict[str, Any] = {
+            "alignment": skill_alignment(
+                uri=row.uri,
+                name=row.preferred_label,
+                description=row.description or None,
+                framework=framework,
+            )
+        }
+    if required_level is not None:
+        try:
+            result["resultDescription"] = proficiency_result_description(
+                result["alignment"],
+                required_level=required_level,
+                base_id=base_id or f"urn:uuid:{row.id}",
+            )
+        except ValueError as e:
+            raise InvalidInput(str(e), property="required_level") from e
+    return result

@@ -44,7 +44,7 @@ from sqlalchemy import select
 
 from merito.api.app import create_app
 from merito.config import Settings
-from merito.services import catalog, credentials, hiring, oauth, sharing
+from merito.services import catalog, credentials, hiring, oauth, sharing, skills
 from merito.services.platform import Actor, Permission, enqueue
 from merito.storage.tables import AuditLogRow, OutboxRow, UserRow
 from merito.storage.tables_wallet import WalletItemRow
@@ -65,6 +65,8 @@ PUBLIC_ROUTES: Final[Mapping[str, str]] = {
     "/p/{handle}": "a learner's portfolio page, public only once they enable it",
     "/s/{token}": "a share link: the unguessable token is the learner's consent",
     "/log/v1/sth/{tree_size}": "the transparency log's signed tree heads are public",
+    "/api/v1/skills/{skill_id}": "the ESCO taxonomy is public; an org's own skill needs a member",
+    "/api/v1/occupations/{occupation_id}": "ESCO occupations are public",
 }
 
 ACHIEVEMENT: Final[dict[str, Any]] = {
@@ -236,8 +238,14 @@ def _saved_search(sweep: Sweep, org: Org) -> str:
     return saved.id
 
 
+def _org_skill(sweep: Sweep, org: Org) -> str:
+    fields = skills.OrgSkillFields(preferred_label=f"Probe skill {org.next()}")
+    return skills.create_org_skill(sweep.world.platform, org.owner, org_id=org.id, fields=fields).id
+
+
 #: path parameter -> a factory making a real resource of that kind in an organisation
 RESOURCES: Final[dict[str, Factory]] = {
+    "skill_id": _org_skill,
     "role_id": _role,
     "candidate_id": _candidate,
     "search_id": _saved_search,
@@ -458,6 +466,9 @@ REQUESTS: Final[dict[tuple[str, str], Request]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/roles/{role_id}"): _json({"description": "Edited."}),
     ("POST", "/api/v1/orgs/{org_id}/roles/{role_id}/ranking"): _json({}),
     ("PATCH", "/api/v1/me/collections/{collection_id}"): _json({"name": "Renamed"}),
+    ("POST", "/api/v1/orgs/{org_id}/skills"): _json({"preferred_label": "Probe"}),
+    ("PATCH", "/api/v1/orgs/{org_id}/skills/{skill_id}"): _json({"description": "Edited."}),
+    ("PUT", "/api/v1/orgs/{org_id}/skills/{skill_id}/mappings"): _json({"mappings": []}),
     ("POST", "/api/v1/orgs/{org_id}/saved-searches"): lambda s, o: {
         "json": {"name": "probe", "role_id": _role(s, o)}
     },

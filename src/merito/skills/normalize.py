@@ -1,0 +1,426 @@
+"""Skill normalisation: free text ("python dev", "k8s") -> ranked taxonomy skills, offline.
+
+A hybrid of two tiers over the same skills, both pure numpy/scipy:
+
+- **lexical**: character n-gram TF-IDF (3- to 5-grams inside word boundaries, sublinear tf,
+  L2-normalised) of each skill's labels and description; robust to typos, plurals, word order
+  and partial words. One sparse row per skill (labels and description are weighted field
+  vectors summed), so a query batch is one sparse matrix product.
+- **semantic** (optional): a static embedding (``StaticEmbedding``): one vector per WordPiece
+  token, a phrase is the mean of its tokens' vectors (model2vec's recipe; the shipped vectors
+  were distilled from all-MiniLM-L6-v2, see scripts/build_skill_embedding.py). It finds
+  synonyms that share no letters ("attorney" ~ "lawyer").
+
+Scores fuse linearly: ``lexical_weight * cos_lexical + (1 - lexical_weight) * cos_semantic``.
+By default the lexical tier proposes ``candidates`` skills per query and the semantic tier
+re-ranks them (fast); ``exhaustive=True`` also scores every skill semantically and adds its
+best ones to the candidates (slower, a little more recall). A small curated abbreviation list
+(``k8s`` -> kubernetes, ``js`` -> javascript) expands query words before both tiers; an exact
+label match (after normalisation) is ranked first.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+__all__ = [
+    "IndexEntry",
+    "Match",
+    "SkillIndex",
+    "StaticEmbedding",
+    "WordPieceTokenizer",
+    "normalize_text",
+    "parse_abbreviations",
+]
+
+FloatArray = npt.NDArray[np.float32]
+#: 4-grams measured as good as 3- to 5-grams on ESCO (Recall@1 0.726 vs 0.725) with a third
+#: fewer shared features per query; a word shorter than that is one feature (" c ", " r ")
+_NGRAM: Final = 4
+_KEEP: Final = re.compile(r"[^0-9a-z+#]+")
+
+
+def normalize_text(text: str) -> str:
+    """Lower case, accents stripped, anything but letters, digits, '+' and '#' a space."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
+    return _KEEP.sub(" ", ascii_only).strip()
+
+
+def parse_abbreviations(text: str) -> dict[str, str]:
+    """``abbreviation<TAB>expansion`` lines ('#' comments) -> normalised word -> expansion."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        short, _, long = line.partition("\t")
+        if short.strip() and long.strip():
+            out[normalize_text(short)] = normalize_text(long)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """What the index knows of one skill."""
+
+    id: str
+    preferred_label: str
+    alt_labels: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    #: position of the skill in the entries the index was built from
+    index: int
+    id: str
+    score: float
+    lexical: float
+    semantic: float
+    #: the query equals one of the skill's labels (after normalisation)
+    exact: bool = False
+
+
+# --- lexical tier --------------------------------------------------------------------------
+
+
+def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return sp.csr_matrix(sp.diags(1 / norms) @ matrix, dtype=np.float32)
+
+
+class _CharNgrams:
+    """Character n-gram TF-IDF with a fitted vocabulary (n-grams unseen at fit are ignored)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._word_cache: dict[str, npt.NDArray[np.int64]] = {}
+        # n-grams never cross a word boundary: grow the vocabulary one distinct word at a time
+        for text in texts:
+            for word in text.split():
+                if word not in self._word_cache:
+                    self._word_cache[word] = np.asarray(
+                        self._grams(word, grow=True), dtype=np.int64
+                    )
+        df = np.zeros(len(self.vocabulary), dtype=np.float64)
+        for text in texts:
+            words = text.split()
+            if words:
+                df[np.unique(np.concatenate([self._word_cache[w] for w in words]))] += 1
+        # smooth idf, as scikit-learn's TfidfVectorizer(smooth_idf=True)
+        self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
+
+    def _grams(self, text: str, *, grow: bool = False) -> list[int]:
+        columns: list[int] = []
+        vocabulary = self.vocabulary
+        for word in text.split():
+            padded = f" {word} "
+            grams = [padded[i : i + _NGRAM] for i in range(len(padded) - _NGRAM + 1)] or [padded]
+            for gram in grams:
+                column = vocabulary.get(gram)
+                if column is None:
+                    if not grow:
+                        continue
+                    column = vocabulary[gram] = len(vocabulary)
+                columns.append(column)
+        return columns
+
+    def _word_columns(self, word: str) -> npt.NDArray[np.int64]:
+        cached = self._word_cache.get(word)
+        if cached is None:
+            cached = np.asarray(self._grams(word), dtype=np.int64)
+            if len(self._word_cache) < 500_000:
+                self._word_cache[word] = cached
+        return cached
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Rows of L2-normalised sublinear-tf x idf weights, one per (normalised) text.
+
+        Vectorised over the batch: one COO matrix of (row, n-gram) occurrences, summed."""
+        parts = [[self._word_columns(w) for w in text.split()] for text in texts]
+        lengths = np.asarray([sum(len(c) for c in p) for p in parts], dtype=np.int64)
+        flat = [c for p in parts for c in p]
+        columns = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        counts = sp.csr_matrix(
+            (np.ones(len(columns), dtype=np.float32), (rows, columns)),
+            shape=(len(texts), len(self.vocabulary)),
+        )
+        counts.sum_duplicates()
+        counts.data = (1 + np.log(counts.data)) * self.idf[counts.indices]
+        return _l2_rows(counts)
+
+
+# --- semantic tier -------------------------------------------------------------------------
+
+
+class WordPieceTokenizer:
+    """BERT's uncased tokenizer (basic split + greedy longest-match WordPiece), pure Python.
+
+    Equivalent to Hugging Face ``BertTokenizer(do_lower_case=True)`` without special tokens;
+    unknown words are dropped (as model2vec drops [UNK]).
+    """
+
+    def __init__(self, vocabulary: Sequence[str], *, max_word: int = 100) -> None:
+        self.ids = {token: i for i, token in enumerate(vocabulary)}
+        self.max_word = max_word
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    @staticmethod
+    def basic(text: str) -> list[str]:
+        folded = unicodedata.normalize("NFD", text.lower())
+        words: list[str] = []
+        current: list[str] = []
+        for char in folded:
+            if unicodedata.combining(char):
+                continue
+            if char.isspace() or unicodedata.category(char).startswith("C"):
+                if current:
+                    words.append("".join(current))
+                    current = []
+            elif _is_punctuation(char):
+                if current:
+                    words.append("".join(current))
+                    current = []
+                words.append(char)
+            else:
+                current.append(char)
+        if current:
+            words.append("".join(current))
+        return words
+
+    def word(self, word: str) -> tuple[int, ...]:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        pieces: list[int] = []
+        if len(word) <= self.max_word:
+            start = 0
+            while start < len(word):
+                end = len(word)
+                found = None
+                while start < end:
+                    piece = word[start:end] if start == 0 else "##" + word[start:end]
+                    found = self.ids.get(piece)
+                    if found is not None:
+                        break
+                    end -= 1
+                if found is None:
+                    pieces = []  # the whole word is [UNK]
+                    break
+                pieces.append(found)
+                start = end
+        result = tuple(pieces)
+        if len(self._cache) < 500_000:
+            self._cache[word] = result
+        return result
+
+    def encode(self, text: str) -> list[int]:
+        return [i for w in self.basic(text) for i in self.word(w)]
+
+
+def _is_punctuation(char: str) -> bool:
+    code = ord(char)
+    # BERT treats every non-alphanumeric ASCII symbol as punctuation
+    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+class StaticEmbedding:
+    """Token vectors and their tokenizer: phrase -> the L2-normalised mean of its tokens."""
+
+    def __init__(self, vocabulary: Sequence[str], vectors: FloatArray) -> None:
+        if len(vocabulary) != vectors.shape[0]:
+            raise ValueError("one vector per vocabulary token")
+        self.tokenizer = WordPieceTokenizer(vocabulary)
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.dim = int(vectors.shape[1])
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> StaticEmbedding:
+        """Reads the shipped format: ``tokens`` (newline-joined UTF-8), int8 ``vectors`` and
+        per-token float32 ``scales`` (vector = int8 row x scale)."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            tokens = bytes(npz["tokens"]).decode().split("\n")
+            vectors = npz["vectors"].astype(np.float32) * npz["scales"][:, None]
+        return cls(tokens, vectors)
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = self.tokenizer.encode(text)
+            if ids:
+                out[row] = self.vectors[ids].mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+
+# --- the index -----------------------------------------------------------------------------
+
+
+class SkillIndex:
+    """An immutable search index over taxonomy skills; build once, query from many threads."""
+
+    def __init__(
+        self,
+        entries: Sequence[IndexEntry],
+        *,
+        embedding: StaticEmbedding | None = None,
+        abbreviations: Mapping[str, str] | None = None,
+        alt_labels: bool = True,
+        descriptions: bool = True,
+        alt_weight: float = 0.6,
+        description_weight: float = 0.25,
+        lexical_descriptions: bool = False,
+        lexical_weight: float = 0.4,
+        candidates: int = 40,
+    ) -> None:
+        self.entries = tuple(entries)
+        self.embedding = embedding
+        self.abbreviations = dict(abbreviations or {})
+        self.lexical_weight = lexical_weight if embedding is not None else 1.0
+        self.candidates = candidates
+        labels = [normalize_text(e.preferred_label) for e in self.entries]
+        alts = [
+            [normalize_text(a) for a in e.alt_labels] if alt_labels else [] for e in self.entries
+        ]
+        lexical_texts = descriptions and lexical_descriptions
+        texts = [normalize_text(e.description) if lexical_texts else "" for e in self.entries]
+        # exact label -> skill (preferred labels win over alternative ones)
+        self.exact: dict[str, int] = {}
+        for i, alt in enumerate(alts):
+            for a in alt:
+                self.exact.setdefault(a, i)
+        for i, label in enumerate(labels):
+            self.exact[label] = i
+        flat_alts = [a for alt in alts for a in alt]
+        self._ngrams = _CharNgrams([*labels, *flat_alts, *texts])
+        matrix = self._ngrams.transform(labels)
+        if flat_alts:
+            owner = np.repeat(np.arange(len(alts)), [len(a) for a in alts])
+            alt_rows = self._ngrams.transform(flat_alts)
+            # each skill's alternative labels: their mean, so 30 synonyms weigh like a few
+            counts = np.bincount(owner, minlength=len(alts)).astype(np.float32)
+            pooling = sp.csr_matrix(
+                (1 / counts[owner], (owner, np.arange(len(flat_alts)))),
+                shape=(len(alts), len(flat_alts)),
+            )
+            matrix = matrix + alt_weight * (pooling @ alt_rows)
+        if lexical_texts:
+            matrix = matrix + description_weight * self._ngrams.transform(texts)
+        self._lexical = _l2_rows(sp.csr_matrix(matrix)).T.tocsr()  # terms x skills
+        self._vectors: FloatArray | None = None
+        if embedding is not None:
+            vectors = embedding.encode([e.preferred_label for e in self.entries])
+            if alt_labels:
+                alt_vectors = embedding.encode([a for e in self.entries for a in e.alt_labels])
+                sums = np.zeros_like(vectors)
+                owner_ids = np.repeat(
+                    np.arange(len(self.entries)), [len(e.alt_labels) for e in self.entries]
+                )
+                np.add.at(sums, owner_ids, alt_vectors)
+                norms = np.linalg.norm(sums, axis=1, keepdims=True)
+                np.divide(sums, norms, out=sums, where=norms > 0)
+                vectors = vectors + alt_weight * sums
+            if descriptions:
+                vectors = vectors + description_weight * embedding.encode(
+                    [e.description for e in self.entries]
+                )
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            np.divide(vectors, norms, out=vectors, where=norms > 0)
+            self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def expand(self, query: str) -> str:
+        """The normalised query with curated abbreviations expanded (the original kept)."""
+        words = normalize_text(query).split()
+        out: list[str] = []
+        for word in words:
+            out.append(word)
+            expansion = self.abbreviations.get(word)
+            if expansion is not None:
+                out.append(expansion)
+        joined = " ".join(words)
+        whole = self.abbreviations.get(joined)
+        if whole is not None and len(words) > 1:
+            out.append(whole)
+        return " ".join(out)
+
+    def search(self, query: str, *, k: int = 10, exhaustive: bool = False) -> list[Match]:
+        return self.search_batch([query], k=k, exhaustive=exhaustive)[0]
+
+    def search_batch(
+        self, queries: Sequence[str], *, k: int = 10, exhaustive: bool = False
+    ) -> list[list[Match]]:
+        """The ``k`` best skills for each query, best first (no match: an empty list)."""
+        if not self.entries:
+            return [[] for _ in queries]
+        expanded = [self.expand(q) for q in queries]
+        lexical = self._ngrams.transform(expanded) @ self._lexical  # queries x skills
+        lexical = sp.csr_matrix(lexical)
+        semantic: FloatArray | None = None
+        if self._vectors is not None and self.embedding is not None:
+            semantic = self.embedding.encode(expanded)
+        pool = max(self.candidates, k)
+        dense_scores: FloatArray | None = None
+        if exhaustive and semantic is not None and self._vectors is not None:
+            dense_scores = semantic @ self._vectors.T
+        results: list[list[Match]] = []
+        w = self.lexical_weight
+        for row in range(len(expanded)):
+            start, end = lexical.indptr[row], lexical.indptr[row + 1]
+            columns = lexical.indices[start:end]
+            values = lexical.data[start:end]
+            if len(columns) > pool:
+                top = np.argpartition(values, -pool)[-pool:]
+                columns, values = columns[top], values[top]
+            if dense_scores is not None:
+                extra = np.argpartition(dense_scores[row], -pool)[-pool:]
+                extra = extra[~np.isin(extra, columns)]
+                columns = np.concatenate([columns, extra])
+                values = np.concatenate([values, np.zeros(len(extra), np.float32)])
+            exact = self.exact.get(normalize_text(queries[row]))
+            if exact is not None and exact not in columns:
+                columns = np.append(columns, exact)
+                values = np.append(values, np.float32(1.0))
+            if len(columns) == 0:
+                results.append([])
+                continue
+            if semantic is not None and self._vectors is not None:
+                cos = self._vectors[columns] @ semantic[row]
+                scores = w * values + (1 - w) * cos
+            else:
+                cos = np.zeros(len(columns), np.float32)
+                scores = values.astype(np.float32)
+            # an exact label match ranks first, whatever its fused score
+            rank = np.where(columns == exact, scores + 2.0, scores) if exact is not None else scores
+            order = np.argsort(-rank, kind="stable")[:k]
+            results.append(
+                [
+                    Match(
+                        index=int(columns[i]),
+                        id=self.entries[int(columns[i])].id,
+                        score=round(float(scores[i]), 4),
+                        lexical=round(float(values[i]), 4),
+                        semantic=round(float(cos[i]), 4),
+                        exact=exact is not None and int(columns[i]) == exact,
+                    )
+                    for i in order
+                ]
+            )
+        return results
