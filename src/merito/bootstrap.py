@@ -224,7 +224,8 @@ def ethereum_anchor(settings: Settings, *, read_only: bool = False) -> EthereumA
         confirmations=settings.ethereum_confirmations,
         gas_limit=settings.ethereum_gas_limit,
         timeout=settings.ethereum_request_timeout * 3,
-        retry=RetryPolicy(retries=2, backoff=0.5, max_backoff=1.0),
+        # a verifier tries once (a request waits for it), the outbox worker twice
+        retry=RetryPolicy(retries=1 if read_only else 2, backoff=0.5, max_backoff=1.0),
         read_only=read_only,  # a verifier-only install needs no sender
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from web3 import EthereumTesterProvider, Web3
 
 from merito import bootstrap
 from merito.anchors.ethereum import EthereumAnchor, RetryPolicy, blink_uri
-from merito.anchors.ethereum_checker import EthereumChainChecker, ethereum_anchors
+from merito.anchors.ethereum_checker import _FAILED_AT, EthereumChainChecker, ethereum_anchors
 from merito.config import Settings
 from merito.domain.verification import Outcome
 from merito.errors import InvalidInput
@@ -21,6 +22,13 @@ DEAD = "0x000000000000000000000000000000000000dEaD"
 KEY = "0x" + "00" * 31 + "01"
 FAST = RetryPolicy(retries=1, backoff=0.0, max_backoff=0.0)
 TARGETS = [i.to_bytes(32, "big") for i in range(7)]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_breaker() -> Iterator[None]:
+    _FAILED_AT.clear()
+    yield
+    _FAILED_AT.clear()
 
 
 @pytest.fixture
@@ -98,25 +106,41 @@ def test_anchors_on_other_networks_or_none_at_all(w3: Web3) -> None:
     assert ethereum_anchors(["blink:eth:mainnet:0xab", "blink:eth:", "x"]) == [("mainnet", "0xab")]
 
 
-def test_an_unreachable_node_is_a_warning_not_a_failure() -> None:
+def test_an_unreachable_node_is_a_warning_then_left_alone_for_a_while() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     anchor = EthereumAnchor.connect(
-        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{port}/v3/api-key",
         request_timeout=1,
         to_address=DEAD,
         private_key=KEY,
         retry=FAST,
     )
-    for checker in (
-        EthereumChainChecker(anchor=anchor),
-        EthereumChainChecker(anchor=anchor, chain_id=31337),
-    ):
-        check = checker({}, _result("blink:eth:31337:0x" + "12" * 32))
-        assert check is not None
-        assert check.outcome is Outcome.WARNING
-        assert "unreachable" in check.message
+    now = [100.0]
+    checker = EthereumChainChecker(anchor=anchor, chain_id=31337, monotonic=lambda: now[0])
+    result = _result("blink:eth:31337:0x" + "12" * 32)
+    check = checker({}, result)
+    assert check is not None
+    assert check.outcome is Outcome.WARNING
+    assert "unreachable" in check.message
+    assert "api-key" not in check.message
+    # within the cooldown the node is not asked again (a bulk run does not wait per item)
+    now[0] += 29
+    check = checker({}, result)  # answered without a request: no timeout to wait
+    assert check is not None
+    assert check.outcome is Outcome.WARNING
+    assert "failed 29 s ago" in check.message
+    now[0] += 2  # past the cooldown: asked again
+    check = checker({}, result)
+    assert check is not None
+    assert "unreachable" in check.message
+    # a checker that asks the node for its chain id fails the same way
+    _FAILED_AT.clear()
+    check = EthereumChainChecker(anchor=anchor)({}, result)
+    assert check is not None
+    assert check.outcome is Outcome.WARNING
+    assert "unreachable" in check.message
 
 
 def test_a_read_only_anchor_looks_up_but_never_sends(w3: Web3) -> None:

@@ -212,6 +212,11 @@ class EthereumAnchor:
         return self._sender
 
     @property
+    def node(self) -> str:
+        """The node as errors name it (``scheme://host:port``: no API key)."""
+        return self._node
+
+    @property
     def signs_locally(self) -> bool:
         return self._account is not None
 

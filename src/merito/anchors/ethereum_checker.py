@@ -7,6 +7,10 @@ this adds what cert-verifier-js's ``lookForTx`` does: fetch the transaction each
 with the configured number of confirmations. It does I/O, so it lives here and bootstrap
 injects it (``LogAnchorChecker.chain_checker``); the pure pipeline never opens a socket.
 
+A node that failed is not asked again for ``cooldown`` seconds (per node, process-wide): a
+bulk verification against a dead node gets its warnings at once instead of one timeout per
+credential.
+
 Outcomes: PASS (the transaction carries the root, deep enough), FAIL (no such transaction,
 or it carries something else: a forged anchor), WARNING (the node is unreachable, the
 transaction is still shallow, or the anchor names another network than the node serves),
@@ -15,8 +19,10 @@ None (no Ethereum anchor: no opinion, the log check decides).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from merito.anchors.ethereum import NETWORK_NAMES, EthereumAnchor, network_chain_id
@@ -28,6 +34,9 @@ __all__ = ["EthereumChainChecker", "ethereum_anchors"]
 
 _TITLE: Final = "It is anchored in a public log"
 _PREFIX: Final = "blink:eth:"
+#: node -> time.monotonic() of its last failure (shared by every checker of the process)
+_FAILED_AT: dict[str, float] = {}
+_FAILED_LOCK: Final = threading.Lock()
 
 
 def ethereum_anchors(anchors: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
@@ -55,6 +64,8 @@ class EthereumChainChecker:
 
     anchor: EthereumAnchor
     chain_id: int | None = None
+    cooldown: float = 30.0
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def __call__(
         self, credential: Mapping[str, Any], result: MerkleProof2019Result
@@ -63,6 +74,16 @@ class EthereumChainChecker:
         anchors = ethereum_anchors(list(result.anchors))
         if root is None or not anchors:
             return None
+        with _FAILED_LOCK:
+            failed_at = _FAILED_AT.get(self.anchor.node)
+        if failed_at is not None and self.monotonic() - failed_at < self.cooldown:
+            return _check(
+                Outcome.WARNING,
+                f"The Ethereum anchor was not checked: {self.anchor.node} failed "
+                f"{self.monotonic() - failed_at:.0f} s ago (next try after {self.cooldown:g} s).",
+                anchor_status="unchecked",
+                anchors=[f"{_PREFIX}{n}:{tx}" for n, tx in anchors],
+            )
         try:
             chain_id = self.chain_id or self.anchor.chain_id()
         except AnchorError as e:
@@ -131,6 +152,9 @@ class EthereumChainChecker:
         )
 
     def _unreachable(self, error: AnchorError, anchors: list[tuple[str, str]]) -> Check:
+        if error.transient:
+            with _FAILED_LOCK:
+                _FAILED_AT[self.anchor.node] = self.monotonic()
         return _check(
             Outcome.WARNING,
             f"The Ethereum anchor could not be checked: {error.message}",
