@@ -766,12 +766,21 @@ def claim(platform: Platform, actor: Actor, token: str) -> WalletItem:
         if row is None:  # pragma: no cover - deleted between the two transactions
             raise NotFound("this claim link is not valid (or no longer exists)", property="token")
         if row.claimed_at is not None:
+            # the first redeemer keeps the link, even after removing the item; a credential
+            # the system delivered belongs to the account holding it
             claimer = session.scalar(
                 select(AuditLogRow.actor).where(
                     AuditLogRow.action == _CLAIM_ACTION, AuditLogRow.target == f"claim:{row.id}"
                 )
             )
-            if claimer is not None and claimer != actor.audit_name:
+            holders = set(
+                session.scalars(
+                    select(WalletItemRow.user_id).where(
+                        WalletItemRow.credential_row_id == row.credential_row_id
+                    )
+                )
+            )
+            if (claimer is not None and claimer != actor.audit_name) or holders - {user_id}:
                 raise Conflict(
                     "this credential was already claimed by another account", property="token"
                 )

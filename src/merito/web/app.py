@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from merito.web import credential_page, pages, portfolio_page, verify_page
+from merito.web import credential_page, pages, portfolio_page, verify_page, wallet_page
 
 __all__ = ["STATIC_DIR", "STATIC_PATH", "install"]
 
@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(verify_page.router)
     app.include_router(credential_page.router)
+    app.include_router(wallet_page.router)  # /claim/{token}, /wallet
     app.state.credential_page = credential_page.render_public
     app.state.portfolio_page = portfolio_page.render_portfolio  # /p/{handle} for browsers
     app.state.share_page = portfolio_page.render_share  # /s/{token} for browsers

@@ -1,0 +1,159 @@
+"""The wallet pages: the emailed claim link (login first, confirm, land in the wallet), the
+wallet list with verdicts, importing a file, a refusal explained, French."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import select
+
+from merito.asgi import create_app
+from merito.config import Settings
+from merito.domain.ports import SystemClock
+from merito.net.mailer import MemoryMailer
+from merito.services import accounts, credentials, demo
+from merito.services.platform import Actor, Platform
+from merito.storage import KeyStore, create_engine_for, session_factory
+from merito.storage.tables import OutboxRow
+
+BASE = "https://merito.test"
+PASSWORD = "correct horse battery staple"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+BLOCKCERTS = FIXTURES / "blockcerts/cert-verifier-js/fixtures/v2/mocknet-valid-2.0.json"
+
+
+class Browser:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.cookies = httpx.Cookies()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=True)
+            async with httpx.AsyncClient(
+                transport=transport, base_url=BASE, cookies=self.cookies
+            ) as client:
+                response = await client.request(method, url, **kwargs)
+                await response.aread()
+                self.cookies = client.cookies
+                return response
+
+        return anyio.run(send)
+
+    def csrf(self, path: str) -> str:
+        match = re.search(r'name="csrf_token" value="([^"]+)"', self.request("GET", path).text)
+        assert match is not None
+        return match.group(1)
+
+    def log_in(self, email: str) -> None:
+        response = self.request(
+            "POST",
+            "/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": self.csrf("/login")},
+        )
+        assert response.status_code == 303, response.text
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Any]:
+    database = tmp_path_factory.mktemp("wallet-web") / "merito.db"
+    shutil.copyfile(sqlite_template, database)
+    engine = create_engine_for(f"sqlite:///{database}")
+    sessions = session_factory(engine)
+    clock = SystemClock()
+    platform = Platform(
+        sessions=sessions,
+        keystore=KeyStore(sessions, b"\x45" * 32, clock=clock),
+        clock=clock,
+        mailer=MemoryMailer(clock=clock),
+        base_url=BASE,
+        status_list_size=1024,
+    )
+    seed = demo.seed_demo(platform, password=PASSWORD)
+    app = create_app(settings=Settings(base_url=BASE), platform=platform)
+    yield app, seed, platform
+    engine.dispose()
+
+
+def claim_path(platform: Platform, to: str) -> str:
+    with platform.reading() as session:
+        payloads = [
+            row.payload
+            for row in session.scalars(
+                select(OutboxRow).where(OutboxRow.topic == "email.credential_issued")
+            )
+        ]
+    [payload] = [p for p in payloads if p["to"] == to]
+    url = next(word for word in payload["text"].split() if "/claim/" in word)
+    return url.removeprefix(BASE)
+
+
+def test_the_emailed_link_claims_into_the_wallet(site: Any) -> None:
+    app, seed, platform = site
+    owner = Actor(kind="user", id=seed.owner_user_id, user_id=seed.owner_user_id)
+    accounts.register(platform, email="mae@merito.test", password=PASSWORD, ip=None)
+    credentials.issue_credential(
+        platform,
+        owner,
+        org_id=seed.org_id,
+        achievement_id=seed.achievements[1].id,
+        recipient="mae@merito.test",
+    )
+    path = claim_path(platform, "mae@merito.test")
+    browser = Browser(app)
+    first = browser.request("GET", path)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/login?next=" + path
+    browser.log_in("mae@merito.test")
+    page = browser.request("GET", path)
+    assert page.status_code == 200
+    assert "Add it to my wallet" in page.text
+    # a form without its token changes nothing
+    assert browser.request("POST", path, data={}).status_code == 403
+    claimed = browser.request("POST", path, data={"csrf_token": browser.csrf(path)})
+    assert claimed.status_code == 303, claimed.text
+    assert claimed.headers["location"].startswith("/wallet?added=")
+    wallet_page = browser.request("GET", claimed.headers["location"])
+    assert "The credential is in your wallet." in wallet_page.text
+    assert "SQL Fundamentals" in wallet_page.text
+    assert "pill-ok" in wallet_page.text
+    # the demo learner's claimed link cannot be taken by this account
+    ada_link = claim_path(platform, demo.DEMO_LEARNERS[0])
+    refused = browser.request("POST", ada_link, data={"csrf_token": browser.csrf(ada_link)})
+    assert refused.status_code == 409
+    assert "already claimed by another account" in refused.text
+
+
+def test_import_and_a_refusal_explained_in_french(site: Any) -> None:
+    app, _, platform = site
+    accounts.register(platform, email="noe@merito.test", password=PASSWORD, ip=None)
+    browser = Browser(app)
+    assert browser.request("GET", "/wallet").headers["location"] == "/login?next=/wallet"
+    browser.log_in("noe@merito.test")
+    assert "Your wallet is empty" in browser.request("GET", "/wallet").text
+    imported = browser.request(
+        "POST",
+        "/wallet",
+        data={"csrf_token": browser.csrf("/wallet")},
+        files={"file": ("cert.json", BLOCKCERTS.read_bytes(), "application/json")},
+    )
+    assert imported.status_code == 303, imported.text
+    listed = browser.request("GET", "/wallet").text
+    assert "Not fully checked" in listed
+    assert "not checked (offline)" in listed
+    refused = browser.request(
+        "POST",
+        "/wallet?lang=fr",
+        data={"csrf_token": browser.csrf("/wallet")},
+        files={"file": ("note.txt", b"hello", "text/plain")},
+    )
+    assert refused.status_code == 422
+    assert "Ce n&#39;est pas un badge que Merito sait lire." in refused.text
+    assert "Mon portefeuille" in refused.text
