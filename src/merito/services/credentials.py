@@ -466,30 +466,34 @@ def _notification(
             dev=dev,
             idempotency_key=key,
         )
+        payload = {
+            "to": email.to,
+            "subject": email.subject,
+            "text": email.text,
+            "html": email.html,
+            "headers": dict(email.headers),
+            "idempotency_key": email.idempotency_key,
+        }
     else:
         _check_link(claim_url, property="claim_url", dev=dev, cache=cache)
         _check_link(job.credential_id, property="credential_url", dev=dev, cache=cache)
+        # the template's subject and headers were checked when it was built: only the
+        # address and the key are new (an OutgoingEmail of them checks them the same way)
+        OutgoingEmail(to=job.recipient, subject="", text="", idempotency_key=key)
 
         def personal(text: str) -> str:
             return text.replace(_CLAIM_PLACEHOLDER, claim_url).replace(
                 _PUBLIC_PLACEHOLDER, job.credential_id
             )
 
-        email = replace(
-            template,
-            to=job.recipient,
-            text=personal(template.text),
-            html=personal(template.html) if template.html is not None else None,
-            idempotency_key=key,
-        )
-    payload = {
-        "to": email.to,
-        "subject": email.subject,
-        "text": email.text,
-        "html": email.html,
-        "headers": dict(email.headers),
-        "idempotency_key": email.idempotency_key,
-    }
+        payload = {
+            "to": job.recipient,
+            "subject": template.subject,
+            "text": personal(template.text),
+            "html": personal(template.html) if template.html is not None else None,
+            "headers": dict(template.headers),
+            "idempotency_key": key,
+        }
     return payload, hashlib.sha256(token.encode()).hexdigest()
 
 
