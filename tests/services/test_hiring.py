@@ -500,3 +500,23 @@ def test_only_signed_in_learners_have_profiles(platform: Platform, world: World)
     machine = Actor(kind="api_key", id="k", org_id=world.employer.org_id)
     with pytest.raises(PermissionDenied):
         hiring.my_profile(platform, machine)
+
+
+def test_a_role_is_prefilled_from_a_pasted_job_description(
+    platform: Platform, world: World
+) -> None:
+    text = (
+        "Data analyst\n\nRequirements:\n- 2+ years of Python and SQL\n\n"
+        "Nice to have:\n- visualise data\n- underwater basket weaving\n"
+    )
+    role = hiring.create_role(
+        platform,
+        world.employer.actor,
+        org_id=world.employer.org_id,
+        fields={"title": "From text", "job_text": text},
+    )
+    assert [(r.skill, r.required) for r in role.requirements] == [
+        (PY, True),
+        (SQL, True),
+        (VIS, False),
+    ]

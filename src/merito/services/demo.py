@@ -23,7 +23,7 @@ from merito.formats import status_list
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import accounts, catalog, credentials, issuers, skills, wallet
+from merito.services import accounts, catalog, credentials, hiring, issuers, skills, wallet
 from merito.services.accounts import User
 from merito.services.credentials import CredentialRecord
 from merito.services.issuing import IssuedCredential, issue_credential, parse_achievement
@@ -383,6 +383,18 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
         )
         records[DEMO_REVOKED] = revoked
         created = True
+    # a role the demo organisation hires for; the first three learners are discoverable
+    created = (
+        hiring.seed_demo_role(
+            platform,
+            actor,
+            org_id=org.id,
+            required=[a["targetUrl"] for f in DEMO_ACHIEVEMENTS[:2] for a in f["alignment"]],
+            optional=[a["targetUrl"] for a in DEMO_ACHIEVEMENTS[2]["alignment"]],
+            learners=DEMO_LEARNERS[:3],
+        )
+        or created
+    )
     # the first learner has claimed theirs: their wallet shows them, verified
     wallet_items = tuple(
         wallet.claim_for_recipient_account(

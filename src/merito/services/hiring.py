@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from merito.domain.achievements import parse_datetime
 from merito.errors import InvalidInput, NotFound, PermissionDenied
+from merito.services import skills as taxonomy
 from merito.services.issuers import issuer_did, property_path
 from merito.services.platform import (
     Actor,
@@ -44,6 +45,7 @@ from merito.services.platform import (
     new_id,
     org_or_404,
 )
+from merito.skills.job_text import skill_phrases
 from merito.skills.paths import LearningPath, Offering, plan
 from merito.skills.profiles import Evidence, SkillProfile, Weighting, build_profile
 from merito.skills.ranking import (
@@ -78,6 +80,7 @@ from merito.storage.tables_skills import (
 from merito.storage.tables_wallet import WalletItemRow
 
 __all__ = [
+    "DEMO_ROLE_TITLE",
     "IMPORTED_TRUST",
     "MAX_RESULTS",
     "CandidateResult",
@@ -110,6 +113,7 @@ __all__ = [
     "my_rankings",
     "rank_candidates",
     "run_saved_search",
+    "seed_demo_role",
     "set_discoverability",
     "update_role",
 ]
@@ -122,6 +126,9 @@ MAX_RESULTS: Final = 200
 #: an occupation's optional skills weigh this share of their specificity in a prefilled role
 OPTIONAL_WEIGHT: Final = 0.5
 _CHUNK: Final = 500
+#: the least fused normaliser score for a job-text phrase to become a requirement (an exact
+#: label match always does): measured on ESCO, lower scores are mostly wrong skills
+TEXT_MATCH_SCORE: Final = 0.6
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -144,13 +151,20 @@ class RoleFields(_Fields):
     """A role; on update only the members given change.
 
     ``occupation`` (an ESCO occupation URI) prefills the requirements with its essential skills
-    (required) and optional skills (optional, weight 0.5) when ``requirements`` is not given.
+    (required) and optional skills (optional), weighted by specificity, when ``requirements``
+    is not given; else ``job_text`` does, with the skills its phrases normalise to.
     """
 
     title: str | None = Field(default=None, max_length=300)
     description: str | None = Field(default=None, max_length=20_000)
     status: Literal["open", "closed"] | None = None
     occupation: str | None = Field(default=None, max_length=500)
+    job_text: str | None = Field(
+        default=None,
+        max_length=50_000,
+        description="A pasted job description: its skills prefill the requirements when "
+        "neither requirements nor occupation is given.",
+    )
     requirements: list[RequirementFields] | None = Field(default=None, max_length=MAX_REQUIREMENTS)
 
 
@@ -684,6 +698,24 @@ def _occupation_requirements(session: Session, uri: str) -> list[RequirementFiel
     return out
 
 
+def _text_requirements(platform: Platform, text: str) -> list[RequirementFields]:
+    """The taxonomy skills a job description's phrases normalise to (confident matches only)."""
+    phrases = skill_phrases(text)
+    if not phrases:
+        return []
+    found = taxonomy.normalize_skills(platform, [p.text for p in phrases], limit=1)
+    chosen: dict[str, bool] = {}
+    for phrase, matches in zip(phrases, found, strict=True):
+        if not matches or not (matches[0].exact or matches[0].score >= TEXT_MATCH_SCORE):
+            continue
+        uri = matches[0].skill.uri
+        chosen[uri] = chosen.get(uri, False) or phrase.required
+    return [
+        RequirementFields(skill=uri, required=required, weight=1.0 if required else OPTIONAL_WEIGHT)
+        for uri, required in list(chosen.items())[:MAX_REQUIREMENTS]
+    ]
+
+
 def _replace_requirements(
     session: Session, role: HiringRoleRow, requirements: Sequence[RequirementFields]
 ) -> None:
@@ -762,10 +794,16 @@ def create_role(
     spec = _role_fields(fields)
     if spec.title is None:
         raise InvalidInput("title is required", property="title")
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ROLES_WRITE)
+    from_text = None
+    if spec.requirements is None and spec.occupation is None and spec.job_text:
+        # normalising runs its own read (and may build the search index): before the write
+        from_text = _text_requirements(platform, spec.job_text)
     with platform.transaction() as session:
         authorize(session, actor, org_id, Permission.ROLES_WRITE)
         occupation = None if spec.occupation is None else spec.occupation.strip()
-        requirements = spec.requirements
+        requirements = spec.requirements if from_text is None else from_text
         if requirements is None and occupation is not None:
             requirements = _occupation_requirements(session, occupation)
         role = HiringRoleRow(
@@ -786,7 +824,17 @@ def create_role(
             action="hiring.role_created",
             org_id=org_id,
             target=role.id,
-            details={"title": role.title, "requirements": len(requirements or [])},
+            details={
+                "title": role.title,
+                "requirements": len(requirements or []),
+                "prefill": "requirements"
+                if spec.requirements is not None
+                else "occupation"
+                if occupation is not None
+                else "job_text"
+                if from_text is not None
+                else None,
+            },
         )
         return _role_view(session, role)
 
@@ -1440,3 +1488,59 @@ def learning_path(
         optimal=path.optimal,
         labels={s: labels.get(s, "") for s in missing},
     )
+
+
+# --- the demo ----------------------------------------------------------------------------------
+
+DEMO_ROLE_TITLE: Final = "Junior data analyst"
+
+
+def seed_demo_role(
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    required: Sequence[str],
+    optional: Sequence[str],
+    learners: Sequence[str],
+) -> bool:
+    """The demo's role and its publicly discoverable learners (by email), ranked once so they
+    can see their explanation. True when anything was written; running it again writes nothing.
+    """
+    created = False
+    role = next(
+        (r for r in list_roles(platform, actor, org_id=org_id) if r.title == DEMO_ROLE_TITLE),
+        None,
+    )
+    with platform.reading() as session:
+        users = dict(
+            session.execute(
+                select(UserRow.email, UserRow.id).where(UserRow.email.in_(list(learners)))
+            ).all()
+        )
+    for email in learners:
+        user_id = users.get(email)
+        if user_id is None:
+            continue
+        learner = Actor(kind="user", id=user_id, user_id=user_id)
+        if not get_discoverability(platform, learner).public:
+            set_discoverability(platform, learner, public=True)
+            created = True
+    if role is None:
+        role = create_role(
+            platform,
+            actor,
+            org_id=org_id,
+            fields=RoleFields(
+                title=DEMO_ROLE_TITLE,
+                description="Cleans and analyses data; writes SQL; reports findings.",
+                requirements=[RequirementFields(skill=s) for s in required]
+                + [
+                    RequirementFields(skill=s, required=False, weight=OPTIONAL_WEIGHT)
+                    for s in optional
+                ],
+            ),
+        )
+        rank_candidates(platform, actor, org_id=org_id, role_id=role.id)
+        created = True
+    return created
