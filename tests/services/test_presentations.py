@@ -279,3 +279,32 @@ def test_clr_has_the_members_clr_2_0_requires(platform: Platform, seed_org: Seed
     )
     assert [a["name"] for a in subject["achievement"]] == ["SQL Fundamentals"]
     assert clr["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+
+
+def test_badges_that_are_not_verifiable_credentials_are_refused(platform: Platform) -> None:
+    from merito.storage.tables_wallet import WalletItemRow
+
+    ada = new_learner(platform)
+    with platform.transaction() as session:
+        session.add(
+            WalletItemRow(
+                id="00000000-0000-4000-8000-000000000001",
+                user_id=ada.user_id,
+                source="imported",
+                format="ob2-hosted",
+                document={"type": "Assertion"},
+                content_hash="0" * 64,
+                name="Old badge",
+                visibility="private",
+            )
+        )
+    with pytest.raises(InvalidInput, match="not a W3C verifiable credential"):
+        presentations.create_presentation(
+            platform,
+            ada,
+            item_ids=["00000000-0000-4000-8000-000000000001"],
+            challenge="c",
+            domain="d",
+        )
+    with pytest.raises(InvalidInput, match=r"no Open Badges 3\.0 credential"):
+        presentations.export_clr(platform, ada)

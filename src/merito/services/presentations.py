@@ -205,7 +205,15 @@ def create_presentation(
             "cryptosuite must be eddsa-jcs-2022 or eddsa-rdfc-2022", property="cryptosuite"
         )
     with platform.reading() as session:
-        credentials = [_presented(wallet_item_row(session, user_id, i)) for i in ids]
+        rows = [wallet_item_row(session, user_id, i) for i in ids]
+        for row in rows:
+            if not row.format.startswith(("ob3", "vc")):
+                raise InvalidInput(
+                    f"{row.name!r} is a {row.format} badge, not a W3C verifiable credential: "
+                    "it cannot go in a presentation (share a link to it instead)",
+                    property="item_ids",
+                )
+        credentials = [_presented(row) for row in rows]
     signer = holder_signer(platform, actor)
     presentation: dict[str, Any] = {
         "@context": [VC2_CONTEXT],
