@@ -20,6 +20,7 @@ BENCHMARKS = Path(__file__).parents[3] / "benchmarks"
             ["--queries", "5", "--per-occupation", "1"],
             "floor: count of shared essential skills",
         ),
+        ("learning_paths.py", ["--offerings", "200", "--gaps", "3"], "floor: greedy"),
     ],
 )
 def test_benchmark_runs_at_a_tiny_size(script: str, args: list[str], expected: str) -> None:
