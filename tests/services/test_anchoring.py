@@ -580,3 +580,29 @@ def test_two_workers_never_record_the_same_nonce(
         _poll(platform, recorder, clock)
     assert sorted(batch for batch, _ in recorder.calls) == ["a", "b"]
     assert _sent(w3, racing) == 2
+
+
+class OtherChain(Chain):
+    """Another network: eth-tester answering chain id 4242."""
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method == "eth_chainId":
+            return {"jsonrpc": "2.0", "id": 1, "result": hex(4242)}  # type: ignore[typeddict-item]
+        return super().make_request(method, params)
+
+
+def test_a_node_switched_to_another_chain_mid_flight_is_a_permanent_failure(
+    platform: Platform, w3: Web3, clock: MovableClock, recorder: Recorder
+) -> None:
+    platform = _with_anchor(platform, _anchor(w3))
+    _seal(platform, "b")
+    _run(platform, recorder)
+    other = Web3(OtherChain())
+    switched = _with_anchor(platform, _anchor(other))
+    before = _sent(other, _anchor(other))
+    stats = _poll(switched, recorder, clock)
+    assert stats.dead == 1
+    row = _row(platform, "b")
+    assert row.status == "failed"
+    assert "now serves chain" in (row.last_error or "")
+    assert _sent(other, _anchor(other)) == before  # nothing signed on the other chain

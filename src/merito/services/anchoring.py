@@ -210,7 +210,15 @@ def confirm_anchor(
         prepared = _prepared(row)
     with _as_delivery(platform, row_id):
         anchor = eth.anchor
-        _check_chain(eth)
+        chain_id = _check_chain(eth)
+        if prepared is not None and prepared.chain_id != chain_id:
+            # another chain knows nothing of it: re-signing there would anchor twice
+            raise AnchorError(
+                f"batch {batch_id} was anchored on chain {prepared.chain_id}; the node now "
+                f"serves chain {chain_id}",
+                transient=False,
+                property="ethereum_chain_id",
+            )
         if tx_hash is None and prepared is not None:  # unlocked account, reply lost
             tx_hash = anchor.find_sent(prepared, root)
             if tx_hash is not None:
