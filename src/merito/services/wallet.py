@@ -62,7 +62,7 @@ from merito.formats.json_depth import too_deep
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.services import issuers, status_lists
 from merito.services.platform import Actor, Platform, audit, new_id
-from merito.storage.tables import AuditLogRow, CredentialRow, UserRow
+from merito.storage.tables import AuditLogRow, CredentialRow, OrganisationRow, UserRow
 from merito.storage.tables_issuance import CredentialClaimRow
 from merito.storage.tables_wallet import WalletItemRow
 from merito.verification import VerifyOptions, verify
@@ -246,15 +246,54 @@ class _LocalFirstFetcher:
         return self._platform.fetcher.fetch(url, accept=accept)
 
 
-def _options(platform: Platform) -> VerifyOptions:
+def _hosted_documents(platform: Platform, issuer: str | None) -> dict[str, dict[str, Any]]:
+    """The DID document of ``issuer`` when it is one of this platform's organisations (read
+    from the database: one organisation, not every issuer Merito hosts)."""
+    if not issuer or not issuer.startswith("did:web:") or ":orgs:" not in issuer:
+        return {}
+    slug = issuer.rsplit(":orgs:", 1)[1]
+    with platform.reading() as session:
+        org = session.scalar(select(OrganisationRow).where(OrganisationRow.slug == slug))
+    if org is None:
+        return {}
+    document = issuers.did_document(platform, org)
+    return {issuer: document} if document.get("id") == issuer else {}
+
+
+def _options(platform: Platform, issuer: str | None) -> VerifyOptions:
     fetcher = _LocalFirstFetcher(platform)
     return VerifyOptions(
         clock=platform.clock,
         fetcher=fetcher,
         resolver=VerificationMethodResolver(
-            fetcher=fetcher, documents=issuers.did_documents(platform)
+            fetcher=fetcher, documents=_hosted_documents(platform, issuer)
         ),
     )
+
+
+def _issuer_hint(subject: str | dict[str, Any]) -> str | None:
+    """The issuer id a credential names (JSON text, a dict or a VC-JWT), unverified."""
+    document: Any = subject
+    if isinstance(subject, str):
+        text = subject.strip()
+        if _COMPACT.fullmatch(text):
+            payload = _b64_json(text.split(".")[1])
+            if not isinstance(payload, dict):
+                return None
+            document = payload.get("vc") if isinstance(payload.get("vc"), dict) else payload
+            if "issuer" not in document and isinstance(payload.get("iss"), str):
+                return str(payload["iss"])
+        else:
+            try:
+                document = None if too_deep(text) else json.loads(text)
+            except ValueError:
+                return None
+    if not isinstance(document, dict):
+        return None
+    issuer = document.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    return issuer if isinstance(issuer, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +316,7 @@ def _verify(platform: Platform, received: _Received) -> VerificationReport:
         if not isinstance(received.subject, dict):  # pragma: no cover - sniffing makes dicts
             raise NotABadge("a Blockcerts certificate is a JSON object")
         return verify_blockcerts(received.subject, clock=platform.clock)
-    return verify(received.subject, options=_options(platform))
+    return verify(received.subject, options=_options(platform, _issuer_hint(received.subject)))
 
 
 def _verdict(report: VerificationReport) -> str:
