@@ -481,3 +481,28 @@ def test_a_baked_download_imports_back_into_a_wallet(
     )
     assert imported.document == record.document
     assert imported.verdict == "valid"
+
+
+def test_pdf_certificate_prints_any_script(platform: Platform, seed_org: Seeder) -> None:
+    org, ada = seed_org(), new_learner(platform)
+    name = "Анализ данных — 数据分析"
+    record = issue(platform, org, achievement_id=seed_achievement(platform, org.org_id, name=name))
+    with platform.transaction() as session:
+        session.add(
+            WalletItemRow(
+                id="00000000-0000-4000-8000-0000000000aa",
+                user_id=ada.user_id,
+                credential_row_id=record.id,
+                source="claimed",
+                format="ob3",
+                document=record.document,
+                content_hash="a" * 64,
+                credential_id=record.credential_id,
+                name=name,
+                visibility="private",
+            )
+        )
+    download = certificates.certificate_pdf(platform, ada, "00000000-0000-4000-8000-0000000000aa")
+    reader = pypdf.PdfReader(io.BytesIO(download.data))
+    assert "Анализ данных" in reader.pages[0].extract_text()
+    assert json.loads(reader.attachments["credential.json"][0]) == record.document

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -143,18 +143,29 @@ def verification_url(platform: Platform, credential_id: str | None) -> str:
     return platform.url("/verify")
 
 
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Certificate(FPDF):
-    def __init__(self) -> None:
+    """Helvetica (a core PDF font: nothing embedded, fast) when every text is Latin-1, else
+    DejaVu Sans embedded (any script; parsing the TTF costs most of the rendering time)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
         super().__init__(orientation="L", unit="mm", format="A4")
         self.set_auto_page_break(auto=False)
         self.has_unicode = False
-        if (_FONT_DIR / "DejaVuSans.ttf").exists() and (_FONT_DIR / "DejaVuSans-Bold.ttf").exists():
-            self.add_font("body", "", str(_FONT_DIR / "DejaVuSans.ttf"))
-            self.add_font("body", "B", str(_FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.body_font = "helvetica"
+        regular, bold = _FONT_DIR / "DejaVuSans.ttf", _FONT_DIR / "DejaVuSans-Bold.ttf"
+        if not all(_latin1(t) for t in texts) and regular.exists() and bold.exists():
+            self.add_font("body", "", str(regular))
+            self.add_font("body", "B", str(bold))
             self.body_font = "body"
             self.has_unicode = True
-        else:  # the core font: Latin-1 only
-            self.body_font = "helvetica"
 
     def text_of(self, value: str) -> str:
         if self.has_unicode:
@@ -193,7 +204,16 @@ def certificate_pdf(platform: Platform, actor: Actor, item_id: str) -> Download:
     document = item.document
     achievement = _achievement(document)
     url = verification_url(platform, item.credential_id)
-    pdf = _Certificate()
+    description = achievement.get("description")
+    pdf = _Certificate(
+        [
+            item.name,
+            item.issuer_name or "",
+            description if isinstance(description, str) else "",
+            url,
+            item.credential_id or "",
+        ]
+    )
     pdf.set_title(pdf.text_of(item.name))
     pdf.set_author(pdf.text_of(item.issuer_name or "Merito"))
     pdf.set_creator("Merito")
@@ -214,7 +234,6 @@ def certificate_pdf(platform: Platform, actor: Actor, item_id: str) -> Download:
     pdf.multi_cell(257, 14, pdf.text_of(item.name), align="C")
     pdf.set_font(pdf.body_font, "", 13)
     y = pdf.get_y() + 4
-    description = achievement.get("description")
     if isinstance(description, str) and description.strip():
         pdf.set_xy(30, y)
         pdf.multi_cell(237, 7, pdf.text_of(description.strip()[:600]), align="C")
