@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,7 +105,7 @@ def main() -> None:
                 ]
             )
 
-            def work() -> object:
+            def work(users: Iterator[Actor] = users, queue: list[bytes] = queue) -> object:
                 return wallet.import_credential(platform, next(users), data=queue.pop())
 
             import_ms = _median_ms(work, args.rounds)
