@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from merito.domain.achievements import parse_datetime
 from merito.errors import InvalidInput, NotFound, PermissionDenied
 from merito.services import skills as taxonomy
-from merito.services.issuers import issuer_did, property_path
+from merito.services.issuers import property_path
 from merito.services.platform import (
     Actor,
     Permission,
@@ -424,6 +424,8 @@ class _Held:
     evidence: tuple[Evidence, ...]
     achievements: frozenset[str]
     labels: Mapping[str, str]
+    #: issuer ids of the credentials read from this platform's own rows
+    hosted: frozenset[str] = frozenset()
 
 
 def _evidence_of(
@@ -477,47 +479,56 @@ def _holdings(session: Session, platform: Platform, user_ids: Sequence[str]) -> 
             emails[email] = uid
     evidence: dict[str, list[Evidence]] = {u: [] for u in user_ids}
     achievements: dict[str, set[str]] = {u: set() for u in user_ids}
+    hosted: dict[str, set[str]] = {u: set() for u in user_ids}
     labels: dict[str, str] = {}
     seen: dict[str, set[str]] = {u: set() for u in user_ids}
-    org_names = dict(session.execute(select(OrganisationRow.id, OrganisationRow.name)).all())
 
-    def add_issued(uid: str, row: CredentialRow, achievement_id: str) -> None:
+    # credentials issued here: to the user's email, or claimed into their wallet
+    issued = select(CredentialRow, AchievementVersionRow.achievement_id).join(
+        AchievementVersionRow, AchievementVersionRow.id == CredentialRow.achievement_version_id
+    )
+    pending: list[tuple[str, CredentialRow, str]] = []
+    for chunk in _chunks(list(emails)):
+        for row, achievement_id in session.execute(
+            issued.where(CredentialRow.recipient.in_(chunk))
+        ):
+            pending.append((emails[row.recipient], row, achievement_id))
+    items: list[WalletItemRow] = []
+    for chunk in _chunks(list(user_ids)):
+        items += session.scalars(select(WalletItemRow).where(WalletItemRow.user_id.in_(chunk)))
+    owner_of = {i.credential_row_id: i.user_id for i in items if i.credential_row_id is not None}
+    for chunk in _chunks(list(owner_of)):
+        for row, achievement_id in session.execute(issued.where(CredentialRow.id.in_(chunk))):
+            pending.append((owner_of[row.id], row, achievement_id))
+    org_names: dict[str, str] = {}
+    for chunk in _chunks(sorted({row.org_id for _, row, _ in pending})):
+        org_names.update(
+            (oid, name)
+            for oid, name in session.execute(
+                select(OrganisationRow.id, OrganisationRow.name).where(
+                    OrganisationRow.id.in_(chunk)
+                )
+            )
+        )
+    for uid, row, achievement_id in pending:
         if row.credential_id in seen[uid] or not _active(row, now):
-            return
+            continue
         seen[uid].add(row.credential_id)
         achievements[uid].add(achievement_id)
-        evidence[uid] += _evidence_of(
+        found = _evidence_of(
             row.document,
             credential_id=row.credential_id,
             issued_at=row.issued_at,
             issuer_name=org_names.get(row.org_id),
             labels=labels,
         )
+        hosted[uid].update(e.issuer_id for e in found if e.issuer_id is not None)
+        evidence[uid] += found
 
-    issued = select(CredentialRow, AchievementVersionRow.achievement_id).join(
-        AchievementVersionRow, AchievementVersionRow.id == CredentialRow.achievement_version_id
-    )
-    for chunk in _chunks(list(emails)):
-        for row, achievement_id in session.execute(
-            issued.where(CredentialRow.recipient.in_(chunk))
-        ):
-            add_issued(emails[row.recipient], row, achievement_id)
-    items: list[WalletItemRow] = []
-    for chunk in _chunks(list(user_ids)):
-        items += session.scalars(select(WalletItemRow).where(WalletItemRow.user_id.in_(chunk)))
-    linked = [i.credential_row_id for i in items if i.credential_row_id is not None]
-    rows: dict[str, tuple[CredentialRow, str]] = {}
-    for chunk in _chunks(linked):
-        for row, achievement_id in session.execute(issued.where(CredentialRow.id.in_(chunk))):
-            rows[row.id] = (row, achievement_id)
+    # credentials imported from elsewhere: the wallet's stored verdict
     for item in items:
         uid = item.user_id
-        if item.credential_row_id is not None:
-            found = rows.get(item.credential_row_id)
-            if found is not None:
-                add_issued(uid, *found)
-            continue
-        if item.verdict != "valid":
+        if item.credential_row_id is not None or item.verdict != "valid":
             continue
         expires = _date(item.document, "validUntil", "expirationDate", "exp", "expires")
         if expires is not None and expires <= now:
@@ -545,32 +556,30 @@ def _holdings(session: Session, platform: Platform, user_ids: Sequence[str]) -> 
         )
         if held is not None:
             achievements[uid].add(held)
-    return {u: _Held(tuple(evidence[u]), frozenset(achievements[u]), labels) for u in user_ids}
+    return {
+        u: _Held(tuple(evidence[u]), frozenset(achievements[u]), labels, frozenset(hosted[u]))
+        for u in user_ids
+    }
 
 
-def _weighting(evidence: Iterable[Evidence], hosted_issuers: set[str]) -> Weighting:
+def _weighting(held: _Held) -> Weighting:
+    """Issuers whose credentials were read from this platform's own rows weigh 1.0 (their
+    status is live); others their imported trust."""
     trust = {
-        e.issuer_id: HOSTED_TRUST if e.issuer_id in hosted_issuers else IMPORTED_TRUST
-        for e in evidence
+        e.issuer_id: HOSTED_TRUST if e.issuer_id in held.hosted else IMPORTED_TRUST
+        for e in held.evidence
         if e.issuer_id is not None
     }
     return Weighting(trust=trust, default_trust=IMPORTED_TRUST)
-
-
-def _hosted_issuers(session: Session, platform: Platform) -> set[str]:
-    """The issuer ids (DIDs) of organisations hosted here: their status is read live."""
-    return {issuer_did(platform, org) for org in session.scalars(select(OrganisationRow))}
 
 
 def _profiles(
     session: Session, platform: Platform, user_ids: Sequence[str]
 ) -> tuple[dict[str, SkillProfile], dict[str, _Held]]:
     held = _holdings(session, platform, user_ids)
-    hosted = _hosted_issuers(session, platform)
     now = platform.clock.now()
     profiles = {
-        u: build_profile(h.evidence, now=now, weighting=_weighting(h.evidence, hosted))
-        for u, h in held.items()
+        u: build_profile(h.evidence, now=now, weighting=_weighting(h)) for u, h in held.items()
     }
     return profiles, held
 
