@@ -520,3 +520,45 @@ def test_a_role_is_prefilled_from_a_pasted_job_description(
         (SQL, True),
         (VIS, False),
     ]
+
+
+def test_a_claimed_wallet_credential_counts_by_its_live_status(
+    platform: Platform, world: World
+) -> None:
+    # issued to a DID (not the learner's email), then held in the learner's wallet
+    actor = learner(platform)
+    record = credentials.issue_credential(
+        platform,
+        world.issuer.actor,
+        org_id=world.issuer.org_id,
+        achievement_id=world.sql,
+        recipient="did:example:holder-1",
+        notify=False,
+    )
+    with platform.transaction() as session:
+        session.add(
+            WalletItemRow(
+                id=str(uuid.uuid4()),
+                user_id=actor.user_id,
+                credential_row_id=record.id,
+                source="claimed",
+                format="ob3",
+                document=record.document,
+                content_hash="c" * 64,
+                credential_id=record.credential_id,
+                name="SQL basics",
+                verdict="valid",
+                visibility="private",
+            )
+        )
+    (skill,) = hiring.my_profile(platform, actor)
+    assert skill.level == pytest.approx(1.0)  # hosted issuer, fresh: full weight
+    assert skill.proofs[0].issuer_name == "Org academy"
+    credentials.revoke(
+        platform,
+        world.issuer.actor,
+        org_id=world.issuer.org_id,
+        credential_id=record.id,
+        reason="revoked in the test",
+    )
+    assert hiring.my_profile(platform, actor) == []
