@@ -26,6 +26,7 @@ from merito.cli import issuing as issuing_cli
 from merito.cli import log as log_cli
 from merito.cli import serve, worker
 from merito.cli import skills as skills_cli
+from merito.cli import wallet as wallet_cli
 from merito.config import Settings, load_settings
 from merito.domain.verification import Outcome, VerificationReport
 from merito.errors import InvalidInput, MeritoError
@@ -69,6 +70,7 @@ app.add_typer(log_cli.app, name="log")
 log_cli.app.command("anchors")(anchoring_cli.anchors)
 log_cli.app.command("resume-anchors")(anchoring_cli.resume_anchors)
 app.add_typer(skills_cli.app, name="skills")
+app.add_typer(wallet_cli.app, name="wallet")
 app.command()(serve.serve)
 app.command()(worker.worker)
 

@@ -80,6 +80,7 @@ __all__ = [
     "UnsupportedFormat",
     "WalletImportError",
     "WalletItem",
+    "account_actor",
     "claim",
     "claim_did",
     "claim_for_recipient_account",
@@ -1028,3 +1029,13 @@ def claim_for_recipient_account(
         ):
             row.claimed_at = platform.clock.now()
         return item
+
+
+def account_actor(platform: Platform, email: str) -> Actor:
+    """The learner with ``email`` as an actor, for an operator's command line (which holds
+    the database and the master key, so it already has every account's authority)."""
+    with platform.reading() as session:
+        user_id = session.scalar(select(UserRow.id).where(UserRow.email == email.strip().lower()))
+    if user_id is None:
+        raise NotFound(f"no account has the email {email!r}", property="user")
+    return Actor(kind="user", id=user_id, user_id=user_id)
