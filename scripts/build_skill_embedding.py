@@ -56,7 +56,12 @@ def distil(cache: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, default=128)
-    parser.add_argument("--model", type=Path, default=Path("/tmp/distil/m2v-256"))
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=Path.home() / ".cache" / "merito" / "m2v-256",
+        help="where the distilled model2vec model is (made there when missing)",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--labels", type=Path, help="a text file of phrases to check against")
     args = parser.parse_args()
@@ -84,15 +89,23 @@ def main() -> None:
         scales=scales.astype(np.float32),
     )
     args.out.write_bytes(buffer.getvalue())
-    print(f"{args.out}: {len(tokens):,} tokens x {vectors.shape[1]} dims, {len(buffer.getvalue()):,} bytes")
+    size = len(buffer.getvalue())
+    print(f"{args.out}: {len(tokens):,} tokens x {vectors.shape[1]} dims, {size:,} bytes")
 
     # the pure-Python tokenizer and pooling must give model2vec's vectors (before the PCA)
     ours = StaticEmbedding(tokens, np.asarray(model.embedding, dtype=np.float32))
     phrases = (
         args.labels.read_text().splitlines()
         if args.labels
-        else ["Python (computer programming)", "manage ICT virtualisation environments",
-              "Kubernetes k8s", "café au lait", "C++", "don't panic!", "résumé writing"]
+        else [
+            "Python (computer programming)",
+            "manage ICT virtualisation environments",
+            "Kubernetes k8s",
+            "café au lait",
+            "C++",
+            "don't panic!",
+            "résumé writing",
+        ]
     )
     reference = model.encode(phrases, normalize=True)
     cosines = np.sum(ours.encode(phrases) * reference, axis=1)

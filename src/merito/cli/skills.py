@@ -90,3 +90,39 @@ def import_(
     if result.stale_skills:
         out.print(f"  kept {result.stale_skills:,} skills this release no longer lists")
     out.print(f"[dim]{escape(skills.ESCO_ATTRIBUTION)}[/dim]")
+
+
+@app.command("search")
+def search(
+    text: Annotated[str, typer.Argument(help="Free text, e.g. 'python dev' or 'k8s'.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=50)] = 10,
+) -> None:
+    """Normalise free text to ranked ESCO skills (scores: fused, lexical, semantic)."""
+    platform = bootstrap.platform(load_settings())
+    try:
+        with out.status("building the search index…"):
+            matches = skills.search_skills(platform, text, limit=limit)
+    finally:
+        platform.sessions.kw["bind"].dispose()
+    if not matches:
+        out.print("no skill found (is the taxonomy imported? run `merito skills import`)")
+        raise typer.Exit(1)
+    table = Table(title=f"skills for {escape(text)!r}")
+    table.add_column("#", justify="right")
+    table.add_column("skill", no_wrap=True)
+    table.add_column("type")
+    table.add_column("score", justify="right")
+    table.add_column("lexical", justify="right")
+    table.add_column("semantic", justify="right")
+    for n, m in enumerate(matches, start=1):
+        label = escape(m.skill.preferred_label) + (" [green](exact)[/green]" if m.exact else "")
+        table.add_row(
+            str(n),
+            label,
+            m.skill.skill_type or m.skill.kind,
+            f"{m.score:.3f}",
+            f"{m.lexical:.3f}",
+            f"{m.semantic:.3f}",
+        )
+    out.print(table)
+    out.print(f"[dim]{escape(skills.ESCO_ATTRIBUTION)}[/dim]")
