@@ -520,6 +520,14 @@ def test_a_role_is_prefilled_from_a_pasted_job_description(
         (SQL, True),
         (VIS, False),
     ]
+    again = hiring.update_role(
+        platform,
+        world.employer.actor,
+        org_id=world.employer.org_id,
+        role_id=role.id,
+        fields={"job_text": "You have:\n- SQL"},
+    )
+    assert [(r.skill, r.required) for r in again.requirements] == [(SQL, True)]
 
 
 def test_a_claimed_wallet_credential_counts_by_its_live_status(

@@ -856,8 +856,15 @@ def update_role(
     role_id: str,
     fields: RoleFields | Mapping[str, Any],
 ) -> RoleView:
-    """Changes the members given; ``requirements`` replaces the whole list."""
+    """Changes the members given; ``requirements`` (or a new ``occupation`` or ``job_text``
+    prefill) replaces the whole list."""
     spec = _role_fields(fields)
+    from_text = None
+    if spec.requirements is None and spec.occupation is None and spec.job_text:
+        with platform.reading() as session:
+            authorize(session, actor, org_id, Permission.ROLES_WRITE)
+            _role(session, org_id=org_id, role_id=role_id)
+        from_text = _text_requirements(platform, spec.job_text)
     with platform.transaction() as session:
         authorize(session, actor, org_id, Permission.ROLES_WRITE)
         role = _role(session, org_id=org_id, role_id=role_id)
@@ -868,7 +875,7 @@ def update_role(
             role.description = spec.description.strip()
         if spec.status is not None:
             role.status = spec.status
-        requirements = spec.requirements
+        requirements = spec.requirements if from_text is None else from_text
         if spec.occupation is not None:
             role.occupation_uri = spec.occupation.strip()
             if requirements is None:
