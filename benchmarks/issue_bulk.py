@@ -179,44 +179,43 @@ def _seed(platform: Platform) -> tuple[str, str]:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _processes() -> dict[int, tuple[int, int, float, str]]:
-    """pid -> (parent pid, peak RSS in kB, CPU seconds, command line) of every process."""
-    found: dict[int, tuple[int, int, float, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (the forkserver, and the signing workers it forked)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
         try:
-            status = (entry / "status").read_text()
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            children = (task / "children").read_text().split()
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        found[int(entry.name)] = (
-            int(stat[1]),
-            int(fields.get("VmHWM", "0 kB").split()[0] or 0),
-            (int(stat[11]) + int(stat[12])) / _TICK,
-            command,
-        )
+        for child in map(int, children):
+            found += [child, *_descendants(child)]
     return found
 
 
-def _sample_processes(database: str | None) -> tuple[float, float, float, float]:
-    """(peak RSS MB of the largest descendant, CPU s of this process, of its descendants
-    (the signing workers, children of the forkserver), of the PostgreSQL backends serving
-    ``database``)."""
-    found = _processes()
-    me = os.getpid()
+def _usage(pid: int) -> tuple[float, float]:
+    """(peak RSS in MB, CPU seconds) of a process, zeros once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0, 0.0
+    peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), 0)
+    return int(peak) / 1024, (int(stat[11]) + int(stat[12])) / _TICK
+
+
+def _sample_processes(backends: list[int]) -> tuple[float, float, float, float]:
+    """(peak RSS MB of the largest descendant, CPU s of this process, of its descendants,
+    of the PostgreSQL ``backends``). Reads a few /proc files: cheap beside a batch."""
     peak = signers = server = 0.0
-    for pid, (_, rss, cpu, command) in found.items():
-        ancestor = found[pid][0]
-        while ancestor not in (0, 1, me) and ancestor in found:
-            ancestor = found[ancestor][0]
-        if ancestor == me:
-            peak = max(peak, rss / 1024)
-            signers += cpu
-        elif database is not None and command.startswith("postgres:") and database in command:
-            server += cpu
+    for pid in _descendants(os.getpid()):
+        rss, cpu = _usage(pid)
+        peak, signers = max(peak, rss), signers + cpu
+    for pid in backends:
+        server += _usage(pid)[1]
     own = resource.getrusage(resource.RUSAGE_SELF)
     return peak, own.ru_utime + own.ru_stime, signers, server
 
@@ -233,7 +232,15 @@ def run_case(url: str, *, rows: int, workers: int, batch: int) -> dict[str, Any]
         mailer=MemoryMailer(clock=clock),
         base_url="https://bench.merito.example",
     )
-    database = engine.url.database if engine.dialect.name == "postgresql" else None
+    backends: list[int] = []
+    if engine.dialect.name == "postgresql":
+        # the server processes serving this database (the pool keeps its connections)
+        with engine.connect() as connection:
+            backends = list(
+                connection.exec_driver_sql(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                ).scalars()
+            )
     org_id, achievement_id = _seed(platform)
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "rows.csv"
@@ -253,7 +260,7 @@ def run_case(url: str, *, rows: int, workers: int, batch: int) -> dict[str, Any]
 
         def sample(progress: credentials.BulkProgress) -> None:
             nonlocal worker_peak
-            peak, own, signers, server = _sample_processes(database)
+            peak, own, signers, server = _sample_processes(backends)
             worker_peak = max(worker_peak, peak)
             marks.append((progress.issued, own, signers, server))
 
