@@ -23,6 +23,9 @@ def screenshot(page: Any, name: str) -> None:
     original = page.viewport_size
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
+        # responsive: nothing wider than the screen (no sideways scrolling on a phone)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{name} is {width}px wide at {label} width"
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(original)
 

@@ -52,6 +52,7 @@ def test_sign_up_log_out_and_log_in_again(pages: Any) -> None:
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/\?signed_out=1$"))
+    expect(page.get_by_role("status")).to_contain_text("You are signed out")
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
     page.goto("/home")  # signed out: back to the login page, which returns here afterwards
     expect(page).to_have_url(re.compile(r"/login\?next=/home$"))

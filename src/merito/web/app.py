@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from merito.web import credential_page, pages, portfolio_page, verify_page, wallet_page
+from merito.web.rendering import page_for, render
 
 __all__ = ["STATIC_DIR", "STATIC_PATH", "install"]
 
 STATIC_PATH: Final = "/static"
 STATIC_DIR: Final = Path(__file__).parent / "static"
+#: paths whose errors stay machine-readable whoever asks (the API, its docs, OAuth, OB 3.0)
+_MACHINE_PREFIXES: Final = ("/api/", "/docs", "/oauth", "/ims/", "/.well-known/", STATIC_PATH)
+
+Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
 class _Static(StaticFiles):
@@ -26,6 +34,27 @@ class _Static(StaticFiles):
         if response.status_code == 200:
             response.headers.setdefault("Cache-Control", "public, max-age=3600")
         return response
+
+
+def _wants_page(request: Request) -> bool:
+    if request.url.path.startswith(_MACHINE_PREFIXES) or request.method not in ("GET", "HEAD"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "application/xhtml+xml" in accept
+
+
+def _not_found_page(previous: Handler | None) -> Handler:
+    """A person following a dead link gets a page; programs keep the API's problem JSON."""
+
+    async def handle(request: Request, error: Exception) -> Response:
+        if isinstance(error, HTTPException) and error.status_code == 404 and _wants_page(request):
+            return render(page_for(request), "not_found.html", {}, status=404)
+        if previous is None:
+            raise error
+        result = previous(request, error)
+        return await result if isinstance(result, Awaitable) else result
+
+    return handle
 
 
 def install(app: FastAPI) -> None:
@@ -39,3 +68,5 @@ def install(app: FastAPI) -> None:
     app.state.portfolio_page = portfolio_page.render_portfolio  # /p/{handle} for browsers
     app.state.share_page = portfolio_page.render_share  # /s/{token} for browsers
     app.mount(STATIC_PATH, _Static(directory=STATIC_DIR), name="static")
+    previous = app.exception_handlers.get(HTTPException)
+    app.add_exception_handler(HTTPException, _not_found_page(previous))

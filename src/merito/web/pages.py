@@ -44,7 +44,8 @@ def csrf_error(_: Gettext) -> str:
 
 @router.get("/")
 def landing(request: Request) -> Response:
-    return render(page_for(request), "landing.html")
+    signed_out = request.query_params.get("signed_out") == "1"
+    return render(page_for(request), "landing.html", {"signed_out": signed_out})
 
 
 # --- log in --------------------------------------------------------------------------------

@@ -132,7 +132,10 @@ def _meanings(_: Gettext) -> dict[tuple[str, str], str]:
             "Its issuance is recorded in a public log, with the time it happened."
         ),
         ("anchored", "fail"): _("Its record in the public log does not match the credential."),
-        ("anchored", "warning"): _("Its record in the public log could not be confirmed."),
+        ("anchored", "warning"): _(
+            "Its record in the public log is not confirmed (yet): this does not change the "
+            "other checks."
+        ),
     }
 
 
@@ -145,10 +148,15 @@ def _outcome_labels(_: Gettext) -> dict[str, str]:
     }
 
 
+#: checks that add assurance without deciding it: a credential whose anchoring is still
+#: pending (or unconfirmed) is as authentic and in force as one never anchored
+_SUPPLEMENTARY: Final = frozenset({"anchored"})
+
+
 def _verdict(report: VerificationReport) -> Verdict:
     if report.failures:
         return "invalid"
-    if not report.checks or report.warnings:
+    if not report.checks or any(c.id not in _SUPPLEMENTARY for c in report.warnings):
         return "unknown"
     return "valid"
 
@@ -175,7 +183,13 @@ def report_view(report: VerificationReport, _: Gettext, *, base_url: str) -> Rep
     verdict = _verdict(report)
     if verdict == "valid":
         headline = _("Valid credential")
-        summary = _("Every check passed: the credential is authentic and in force.")
+        if report.warnings:
+            summary = _(
+                "The credential is authentic and in force. An extra check is not complete: "
+                "see below."
+            )
+        else:
+            summary = _("Every check passed: the credential is authentic and in force.")
     elif verdict == "invalid":
         headline = _("Not valid")
         first = report.failures[0]
