@@ -13,7 +13,15 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from merito.web import credential_page, pages, portfolio_page, verify_page, wallet_page
+from merito.web import (
+    credential_page,
+    pages,
+    portfolio_page,
+    studio,
+    studio_issuing,
+    verify_page,
+    wallet_page,
+)
 from merito.web.rendering import page_for, render
 
 __all__ = ["STATIC_DIR", "STATIC_PATH", "install"]
@@ -64,6 +72,8 @@ def install(app: FastAPI) -> None:
     app.include_router(verify_page.router)
     app.include_router(credential_page.router)
     app.include_router(wallet_page.router)  # /claim/{token}, /wallet
+    app.include_router(studio.router)  # /studio/{slug}: dashboard, achievements
+    app.include_router(studio_issuing.router)  # issue, bulk, credentials, API keys
     app.state.credential_page = credential_page.render_public
     app.state.portfolio_page = portfolio_page.render_portfolio  # /p/{handle} for browsers
     app.state.share_page = portfolio_page.render_share  # /s/{token} for browsers
