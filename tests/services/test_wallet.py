@@ -541,3 +541,32 @@ def test_the_demo_learner_has_claimed_credentials(platform: Platform) -> None:
     assert len(wallet.list_items(platform, ada)) == 3
     with pytest.raises(PermissionDenied, match="only the system"):
         wallet.claim_for_recipient_account(platform, ada, credential_row_id=seed.credentials[0].id)
+
+
+def test_ob2_baked_png_and_svg_from_the_validator(platform: Platform) -> None:
+    oa = learner(platform)
+    png = (OB2 / "simple-badge.png").read_bytes()
+    hosted = baking.extract(png).payload.encode()
+    url = json.loads(hosted)["id"]
+    online = with_fetcher(platform, FixtureFetcher({url: hosted}))
+    item = wallet.import_credential(online, oa, data=png, content_type="image/png")
+    assert (item.format, item.verdict) == ("ob2-hosted", "valid"), item.summary
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="http://openbadges.org">'
+        b'<openbadges:assertion verify="'
+        + url.encode()
+        + b'"><![CDATA['
+        + hosted
+        + b"]]></openbadges:assertion></svg>"
+    )
+    other = learner(platform)
+    from_svg = wallet.import_credential(online, other, data=svg, content_type="image/svg+xml")
+    assert (from_svg.format, from_svg.verdict) == ("ob2-hosted", "valid"), from_svg.summary
+
+
+def test_1edtech_baked_vc_jwt_signed_by_a_key_in_its_own_header(platform: Platform) -> None:
+    pa = learner(platform)
+    with pytest.raises(wallet.IssuerMismatch, match="its own header"):
+        wallet.import_credential(
+            platform, pa, data=(OB3 / "simple-jwt.png").read_bytes(), content_type="image/png"
+        )
