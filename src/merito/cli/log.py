@@ -58,16 +58,19 @@ def seal(
             anchor_ethereum=policy.anchor_ethereum,
         )
     sealed = 0
-    while (result := ledger.seal_pending(platform, policy=policy, force=True)) is not None:
-        sealed += result.leaf_count
-        typer.echo(
-            f"sealed batch {result.batch_id}: entries {result.first_index}.."
-            f"{result.head.tree_size - 1}, tree size {result.head.tree_size}, "
-            f"root {result.head.root_hash.hex()}"
-        )
-    if not sealed:
-        head = ledger.latest_head(platform)
-        typer.echo(f"nothing pending; tree size {head.tree_size}")
+    try:
+        while (result := ledger.seal_pending(platform, policy=policy, force=True)) is not None:
+            sealed += result.leaf_count
+            typer.echo(
+                f"sealed batch {result.batch_id}: entries {result.first_index}.."
+                f"{result.head.tree_size - 1}, tree size {result.head.tree_size}, "
+                f"root {result.head.root_hash.hex()}"
+            )
+        if not sealed:
+            head = ledger.latest_head(platform)
+            typer.echo(f"nothing pending; tree size {head.tree_size}")
+    finally:
+        platform.sessions.kw["bind"].dispose()  # close the pool (the runner may be a test)
 
 
 # --- monitor ---------------------------------------------------------------------------------
