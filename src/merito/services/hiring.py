@@ -1015,7 +1015,14 @@ def _rank_in(
 ) -> Ranking:
     if not 1 <= limit <= MAX_RESULTS:
         raise InvalidInput(f"limit must be between 1 and {MAX_RESULTS}", property="limit")
-    role_row = _role(session, org_id=org_id, role_id=role_id)
+    # one ranking of a role at a time (PostgreSQL): their ranking records never collide
+    role_row = session.scalars(
+        select(HiringRoleRow)
+        .where(HiringRoleRow.id == role_id, HiringRoleRow.org_id == org_id)
+        .with_for_update()
+    ).one_or_none()
+    if role_row is None:
+        raise NotFound(f"role {role_id!r} not found", property="role_id")
     role = _role_view(session, role_row)
     requirements = _requirements(role)
     pool = _discoverable(session, org_id)
