@@ -48,7 +48,7 @@ def _cards(items: Iterable[sharing.SharedItem], base_url: str, _: Gettext) -> li
                 "pill_class": css,
                 "pill": label,
                 "href": item.credential_id
-                if item.credential_id and item.credential_id.startswith("https://")
+                if item.credential_id and item.credential_id.startswith(("https://", "http://"))
                 else None,
             }
         )
