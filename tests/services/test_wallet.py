@@ -570,3 +570,18 @@ def test_1edtech_baked_vc_jwt_signed_by_a_key_in_its_own_header(platform: Platfo
         wallet.import_credential(
             platform, pa, data=(OB3 / "simple-jwt.png").read_bytes(), content_type="image/png"
         )
+
+
+def test_import_by_the_public_url_of_a_merito_credential(
+    platform: Platform, seed_org: Callable[..., SeededOrg]
+) -> None:
+    org = seed_org()
+    record = issue(platform, org, "qi@example.org", notify=False)
+    qi = learner(platform)
+    # answered from this platform's database: no network (the platform has no fetcher)
+    item = wallet.import_credential(platform, qi, url=record.credential_id)
+    assert (item.format, item.verdict, item.credential_id) == ("ob3", "valid", record.credential_id)
+    with pytest.raises(wallet.SourceUnreachable, match="HTTP 404"):
+        wallet.import_credential(platform, qi, url=platform.url("/credentials/nope"))
+    with pytest.raises(wallet.SourceUnreachable, match="does not fetch other sites"):
+        wallet.import_credential(platform, qi, url="https://elsewhere.example/badge.json")

@@ -27,6 +27,7 @@ class Badges(BaseHTTPRequestHandler):
     """A badge issuer's web server: an assertion, its badge class, the issuer, and traps."""
 
     origin = ""
+    revoked = False
     hits: list[str] = []  # noqa: RUF012 - per-class test state
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -43,12 +44,17 @@ class Badges(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         Badges.hits.append(self.path)
         o = self.origin
-        if self.path == "/assertion.json":
+        if self.path in ("/assertion.json", "/revocable.json"):
             self._json(
                 {
+                    **(
+                        {"revoked": True}
+                        if Badges.revoked and self.path != "/assertion.json"
+                        else {}
+                    ),
                     "@context": "https://w3id.org/openbadges/v2",
                     "type": "Assertion",
-                    "id": f"{o}/assertion.json",
+                    "id": f"{o}{self.path}",
                     "recipient": {"type": "email", "hashed": False, "identity": "zo@example.org"},
                     "issuedOn": "2025-03-01T10:00:00Z",
                     "badge": f"{o}/badge.json",
@@ -173,3 +179,19 @@ def test_size_time_scheme_and_status_limits(platform: Platform, server: str) -> 
         wallet.import_credential(net, zo, url=f"{server}/gone.json")
     with pytest.raises(InvalidInput, match="http:// or https://"):
         wallet.import_credential(net, zo, url="file:///etc/passwd")
+
+
+def test_a_hosted_badge_revoked_later_shows_revoked_on_view(
+    platform: Platform, server: str
+) -> None:
+    zo = learner(platform)
+    net = online(platform)
+    item = wallet.import_credential(net, zo, url=f"{server}/revocable.json")
+    assert item.verdict == "valid"
+    Badges.revoked = True
+    try:
+        viewed = wallet.get_item(net, zo, item.id)
+    finally:
+        Badges.revoked = False
+    assert viewed.verdict == "invalid"
+    assert "revoked" in viewed.summary

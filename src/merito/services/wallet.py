@@ -62,6 +62,7 @@ from merito.formats.json_depth import too_deep
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.services import issuers, status_lists
 from merito.services.platform import Actor, Platform, audit, new_id
+from merito.services.platform_verification import PlatformFetcher
 from merito.storage.tables import AuditLogRow, CredentialRow, OrganisationRow, UserRow
 from merito.storage.tables_issuance import CredentialClaimRow
 from merito.storage.tables_wallet import WalletItemRow
@@ -471,12 +472,14 @@ def _sniff(data: bytes, *, url: str | None, content_type: str | None) -> _Receiv
 
 
 def _fetch_source(platform: Platform, url: str) -> tuple[bytes, str | None, str]:
-    if platform.fetcher is None:
-        raise SourceUnreachable("outbound fetching is not configured", property="url")
+    """The badge at ``url``: this platform's own credentials from its database, any other
+    through the guarded fetcher."""
     try:
-        response = platform.fetcher.fetch(url, accept=_JSON_ACCEPT)
+        response = PlatformFetcher(platform, platform.fetcher).fetch(url, accept=_JSON_ACCEPT)
     except FetchError as e:
         raise SourceUnreachable(e.message, property="url") from e
+    if not 200 <= response.status < 300:
+        raise SourceUnreachable(f"fetching {url} failed: HTTP {response.status}", property="url")
     return response.body, response.content_type or None, response.url or url
 
 
