@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from services_support import MovableClock, SeededOrg
 
-from merito.errors import InvalidInput, NotFound, PermissionDenied
+from merito.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from merito.services import catalog, credentials, hiring
 from merito.services.platform import Actor, Platform
 from merito.skills.ranking import specificity
 from merito.skills.taxonomy import concept_id
 from merito.storage.tables import AuditLogRow, MembershipRow, UserRow
+from merito.storage.tables_hiring import DiscoverabilityRow
 from merito.storage.tables_skills import (
     OccupationRow,
     OccupationSkillRow,
@@ -570,3 +571,14 @@ def test_a_claimed_wallet_credential_counts_by_its_live_status(
         reason="revoked in the test",
     )
     assert hiring.my_profile(platform, actor) == []
+
+
+def test_the_consent_table_refuses_a_second_public_consent_and_an_org_scope_without_org(
+    platform: Platform,
+) -> None:
+    actor = learner(platform)
+    hiring.set_discoverability(platform, actor, public=True)
+    with pytest.raises(Conflict), platform.transaction() as session:
+        session.add(DiscoverabilityRow(id=str(uuid.uuid4()), user_id=actor.user_id, scope="public"))
+    with pytest.raises(Conflict), platform.transaction() as session:
+        session.add(DiscoverabilityRow(id=str(uuid.uuid4()), user_id=actor.user_id, scope="org"))
