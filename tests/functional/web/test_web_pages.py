@@ -17,6 +17,7 @@ import pytest
 from merito.asgi import create_app
 from merito.config import Settings
 from merito.domain.ports import SystemClock
+from merito.formats.baking import bake_svg
 from merito.net.mailer import MemoryMailer
 from merito.services import demo
 from merito.services.platform import Platform
@@ -291,3 +292,14 @@ def test_a_dead_link_is_a_page_for_people_and_a_problem_for_programs(browser: Br
     assert program.headers["content-type"].startswith("application/problem+json")
     api = browser.get("/api/v1/no-such-route", headers={"Accept": "text/html"})
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_baked_svg_upload_is_verified(browser: Browser, seed: demo.DemoSeed) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>'
+    baked = bake_svg(svg, seed.credentials[0].document)
+    response = browser.post("/verify", files={"file": ("badge.svg", baked, "image/svg+xml")})
+    assert response.status_code == 200
+    assert 'class="verdict verdict-valid"' in response.text
+    plain = browser.post("/verify", files={"file": ("plain.svg", svg, "image/svg+xml")})
+    assert plain.status_code == 422
+    assert "This image carries no credential" in plain.text
