@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from services_support import MovableClock, SeededOrg
+from sqlalchemy.exc import IntegrityError
 
 from merito.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from merito.services import catalog, credentials, hiring
@@ -580,5 +581,6 @@ def test_the_consent_table_refuses_a_second_public_consent_and_an_org_scope_with
     hiring.set_discoverability(platform, actor, public=True)
     with pytest.raises(Conflict), platform.transaction() as session:
         session.add(DiscoverabilityRow(id=str(uuid.uuid4()), user_id=actor.user_id, scope="public"))
-    with pytest.raises(Conflict), platform.transaction() as session:
+    # a CHECK violation is a bug, not a conflict: it surfaces as the database's error
+    with pytest.raises(IntegrityError, match="scope_org"), platform.transaction() as session:
         session.add(DiscoverabilityRow(id=str(uuid.uuid4()), user_id=actor.user_id, scope="org"))
