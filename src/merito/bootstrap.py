@@ -245,4 +245,5 @@ def _ethereum_extras(settings: Settings) -> dict[str, Any]:
         ethereum_anchor(settings),
         chain_id=settings.ethereum_chain_id,
         poll_interval=settings.ethereum_poll_interval,
+        stuck_after=settings.ethereum_stuck_after,
     )

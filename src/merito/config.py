@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     #: seconds per JSON-RPC call, and between two confirmation polls
     ethereum_request_timeout: float = Field(default=10.0, gt=0)
     ethereum_poll_interval: float = Field(default=15.0, gt=0)
+    #: seconds a transaction may stay unmined before it is replaced at a higher gas price
+    ethereum_stuck_after: float = Field(default=600.0, gt=0)
 
     @property
     def effective_database_url(self) -> str:

@@ -606,3 +606,23 @@ def test_a_node_switched_to_another_chain_mid_flight_is_a_permanent_failure(
     assert row.status == "failed"
     assert "now serves chain" in (row.last_error or "")
     assert _sent(other, _anchor(other)) == before  # nothing signed on the other chain
+
+
+def test_a_poll_finds_the_mined_one_among_replaced_transactions(
+    platform: Platform, w3: Web3, clock: MovableClock, recorder: Recorder
+) -> None:
+    platform = _with_anchor(platform, _anchor(w3, confirmations=1))
+    _seal(platform, "b")
+    _run(platform, recorder)
+    mined = _row(platform, "b").tx_hash
+    # as after a replacement whose stuck predecessor got mined first
+    with platform.transaction() as session:
+        row = session.scalars(select(ChainAnchorRow)).one()
+        row.tx_hash = "0x" + "77" * 32
+        row.replaced_tx_hashes = [mined]
+    before = _sent(w3, _anchor(w3))
+    _poll(platform, recorder, clock)
+    row = _row(platform, "b")
+    assert (row.status, row.tx_hash) == ("confirmed", mined)
+    assert recorder.calls == [("b", blink_uri(w3.eth.chain_id, mined or ""))]
+    assert _sent(w3, _anchor(w3)) == before  # nothing new was signed

@@ -9,6 +9,7 @@ package (``make test`` installs it: npm ci in tests/chain).
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import uuid
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from services_support import MovableClock, SeededOrg
+from sqlalchemy import select
+from test_anchoring import Recorder, _seal
 from test_credentials import seed_achievement
 from test_ledger import issue, stored
 
@@ -26,9 +29,10 @@ from merito.domain.verification import Outcome
 from merito.ledger.anchoring import anchoring_proofs
 from merito.proofs import merkle_proof_2019
 from merito.services import anchoring, issuers, ledger
-from merito.services.outbox import DEFAULT_HANDLERS, deliver_due
+from merito.services.outbox import DEFAULT_HANDLERS, HandlerRegistry, deliver_due
 from merito.services.platform import Actor, Platform
 from merito.storage.tables import MembershipRow, OrganisationRow, UserRow
+from merito.storage.tables_anchoring import ChainAnchorRow
 from merito.verification import verify
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
@@ -113,3 +117,62 @@ def test_the_whole_path_on_a_hardhat_node(
         assert report.verified
         assert check.outcome is Outcome.PASS, check.message
         assert check.details["chain"]["outcome"] == "pass", check.details
+
+
+def test_a_stuck_transaction_is_replaced_at_a_higher_gas_price(
+    settings: Settings,
+    clock: MovableClock,
+    hardhat: str,  # noqa: F811
+) -> None:
+    settings = settings.model_copy(
+        update={"ethereum_confirmations": 1, "ethereum_stuck_after": 5.0}
+    )
+    platform = bootstrap.platform(settings, clock=clock)
+    recorder = Recorder()
+    handlers = HandlerRegistry()
+    handlers.register(anchoring.ANCHOR_TOPIC, anchoring.anchor_batch)
+    handlers.register(
+        anchoring.CONFIRM_TOPIC, functools.partial(anchoring.confirm_anchor, record=recorder)
+    )
+
+    def run() -> None:
+        deliver_due(platform, worker_id="w", handlers=handlers, rng=random.Random(5))
+
+    sender = platform.extras["ethereum_anchoring"].anchor.sender
+    nonce_before = int(_rpc(hardhat, "eth_getTransactionCount", [sender, "latest"]), 16)
+    _rpc(hardhat, "evm_setAutomine", [False])  # nothing is mined unless we say so
+    try:
+        _seal(platform, "stuck")
+        run()
+        first = anchoring.list_anchors(platform, batch_id="stuck")[0]
+        assert first.tx_hash is not None
+        sent = _rpc(hardhat, "eth_getTransactionByHash", [first.tx_hash])
+        assert sent["blockNumber"] is None  # pending
+        clock.advance(seconds=2)
+        run()  # pending, not yet stuck
+        assert anchoring.list_anchors(platform, batch_id="stuck")[0].tx_hash == first.tx_hash
+        clock.advance(seconds=6)
+        run()  # stuck: replaced, same nonce, a higher price
+        with platform.reading() as session:
+            row = session.scalars(
+                select(ChainAnchorRow).where(ChainAnchorRow.batch_id == "stuck")
+            ).one()
+        assert row.tx_hash != first.tx_hash
+        assert row.replaced_tx_hashes == [first.tx_hash]
+        replacement = _rpc(hardhat, "eth_getTransactionByHash", [row.tx_hash])
+        assert int(replacement["gasPrice"], 16) > int(sent["gasPrice"], 16) * 9 // 8
+        assert replacement["nonce"] == sent["nonce"]
+        # the node dropped the stuck one for its replacement
+        assert _rpc(hardhat, "eth_getTransactionByHash", [first.tx_hash]) is None
+        _rpc(hardhat, "evm_mine")
+    finally:
+        _rpc(hardhat, "evm_setAutomine", [True])
+    clock.advance(seconds=2)
+    run()
+    [done] = anchoring.list_anchors(platform, batch_id="stuck")
+    assert (done.status, done.tx_hash) == ("confirmed", row.tx_hash)
+    assert recorder.calls == [("stuck", f"blink:eth:31337:{row.tx_hash}")]
+    nonce_after = int(_rpc(hardhat, "eth_getTransactionCount", [sender, "latest"]), 16)
+    assert nonce_after == nonce_before + 1  # one transaction mined for the batch
+    assert _rpc(hardhat, "eth_getTransactionReceipt", [first.tx_hash]) is None
+    platform.sessions.kw["bind"].dispose()

@@ -282,11 +282,19 @@ class EthereumAnchor:
             "chainId": chain_id,
         }
 
-    def prepare(self, root: bytes, *, min_nonce: int = 0) -> PreparedTransaction:
+    def prepare(
+        self,
+        root: bytes,
+        *,
+        min_nonce: int = 0,
+        nonce: int | None = None,
+        min_gas_price: int = 0,
+    ) -> PreparedTransaction:
         """Make (and, with a private key, sign) the transaction carrying ``root``; send nothing.
 
         The nonce is the node's pending count, or ``min_nonce`` if higher (the caller's own
-        record of nonces it has handed out but maybe not yet broadcast).
+        record of nonces it has handed out but maybe not yet broadcast), or exactly ``nonce``
+        (a replacement of a stuck transaction, with at least ``min_gas_price`` wei per gas).
         """
         if self.read_only:
             raise InvalidInput(
@@ -300,7 +308,7 @@ class EthereumAnchor:
                 "eth_estimateGas",
                 lambda: self._w3.eth.estimate_gas(tx),  # type: ignore[arg-type]
             )
-            gas_price = self._call("eth_gasPrice", lambda: self._w3.eth.gas_price)
+            node_price = self._call("eth_gasPrice", lambda: self._w3.eth.gas_price)
             pending = self._call(
                 "eth_getTransactionCount",
                 lambda: self._w3.eth.get_transaction_count(self._sender, "pending"),  # type: ignore[arg-type]
@@ -310,13 +318,15 @@ class EthereumAnchor:
             raise AnchorError(
                 f"{self._node} refused the anchor transaction: {e}", transient=False
             ) from e
-        nonce = max(int(pending), min_nonce)
+        if nonce is None:
+            nonce = max(int(pending), min_nonce)
+        gas_price = max(int(node_price), min_gas_price)
         prepared = PreparedTransaction(
             chain_id=chain_id,
             sender=self._sender,
             nonce=nonce,
             gas=int(gas),
-            gas_price=int(gas_price),
+            gas_price=gas_price,
             start_block=int(head),
         )
         if self._account is None:

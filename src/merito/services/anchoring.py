@@ -79,19 +79,31 @@ class EthereumAnchoring:
     anchor: EthereumAnchor
     chain_id: int | None = None
     poll_interval: timedelta = timedelta(seconds=15)
+    #: a transaction still not mined this long after it was sent is replaced (same nonce,
+    #: gas price up by 1/8 at least: what nodes require of a replacement)
+    stuck_after: timedelta = timedelta(minutes=10)
 
 
 def ethereum_extras(
-    anchor: EthereumAnchor | None, *, chain_id: int | None = None, poll_interval: float = 15.0
+    anchor: EthereumAnchor | None,
+    *,
+    chain_id: int | None = None,
+    poll_interval: float = 15.0,
+    stuck_after: float = 600.0,
 ) -> dict[str, Any]:
     """``Platform.extras`` entries for an anchor (none when no chain is configured)."""
     if anchor is None:
         return {}
-    if poll_interval <= 0:
-        raise InvalidInput("poll_interval must be positive", property="poll_interval")
+    if poll_interval <= 0 or stuck_after <= 0:
+        raise InvalidInput(
+            "poll_interval and stuck_after must be positive", property="poll_interval"
+        )
     return {
         _EXTRA: EthereumAnchoring(
-            anchor=anchor, chain_id=chain_id, poll_interval=timedelta(seconds=poll_interval)
+            anchor=anchor,
+            chain_id=chain_id,
+            poll_interval=timedelta(seconds=poll_interval),
+            stuck_after=timedelta(seconds=stuck_after),
         )
     }
 
@@ -208,6 +220,10 @@ def confirm_anchor(
         row_id, tx_hash, nonce = row.id, row.tx_hash, row.nonce
         root = bytes.fromhex(row.merkle_root)
         prepared = _prepared(row)
+        replaced = [h for h in row.replaced_tx_hashes or [] if isinstance(h, str)]
+        stuck = row.submitted_at is not None and (
+            platform.clock.now() - row.submitted_at >= eth.stuck_after
+        )
     with _as_delivery(platform, row_id):
         anchor = eth.anchor
         chain_id = _check_chain(eth)
@@ -224,9 +240,29 @@ def confirm_anchor(
             if tx_hash is not None:
                 _set_hash(platform, row_id, tx_hash)
         receipt = anchor.observe(tx_hash) if tx_hash is not None else None
+        if (receipt is None or receipt.block_number is None) and replaced:
+            # a transaction this one replaced may be the one the chain took
+            for earlier in replaced:
+                found = anchor.observe(earlier)
+                if found is not None and found.block_number is not None:
+                    _set_hash(platform, row_id, earlier)
+                    receipt, tx_hash = found, earlier
+                    break
+        # only a locally signed transaction can be re-signed with the same nonce
+        replaceable = (
+            prepared if stuck and prepared is not None and prepared.raw is not None else None
+        )
+        if receipt is not None and receipt.block_number is None and replaceable is not None:
+            _replace(platform, eth, row_id=row_id, root=root, stuck=replaceable)
+            _next_poll(platform, row_id=row_id, batch_id=batch_id, check=check, eth=eth)
+            return
         if receipt is None:
             # never broadcast (a crash), dropped by the node, or reorganised away
             if nonce is not None and prepared is not None and not anchor.nonce_used(nonce):
+                if replaceable is not None:  # dropped at its price, likely: pay more now
+                    _replace(platform, eth, row_id=row_id, root=root, stuck=replaceable)
+                    _next_poll(platform, row_id=row_id, batch_id=batch_id, check=check, eth=eth)
+                    return
                 try:
                     sent = anchor.broadcast(prepared, root)
                 except AnchorError as e:
@@ -363,6 +399,57 @@ def _sign_and_send(
         f"lost the nonce race {_NONCE_RACES} times for {anchor.sender}",
         transient=True,
         property="nonce",
+    )
+
+
+def _replace(
+    platform: Platform,
+    eth: EthereumAnchoring,
+    *,
+    row_id: int,
+    root: bytes,
+    stuck: PreparedTransaction,
+) -> None:
+    """Replace a stuck transaction: same nonce, gas price up by at least 1/8 (+1 wei)."""
+    anchor = eth.anchor
+    fresh = anchor.prepare(root, nonce=stuck.nonce, min_gas_price=stuck.gas_price * 9 // 8 + 1)
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        row = session.scalar(
+            select(ChainAnchorRow)
+            .where(
+                ChainAnchorRow.id == row_id,
+                ChainAnchorRow.status == "submitted",
+                ChainAnchorRow.tx_hash == stuck.tx_hash,
+            )
+            .with_for_update()
+        )
+        if row is None:
+            return  # another poll replaced or confirmed it meanwhile
+        row.replaced_tx_hashes = [*(row.replaced_tx_hashes or []), stuck.tx_hash]
+        row.tx_hash = fresh.tx_hash
+        row.raw_tx = fresh.raw
+        row.gas = fresh.gas
+        row.gas_price = fresh.gas_price
+        row.submitted_at = now
+        row.attempts += 1
+        row.updated_at = now
+    try:
+        anchor.broadcast(fresh, root)
+    except AnchorError as e:
+        if e.property != "nonce":
+            raise
+        # the stuck one was mined meanwhile ("nonce too low"): the next poll finds it among
+        # the replaced transactions
+        log.info("anchoring: replacement of %s refused: %s", stuck.tx_hash, e.message)
+        return
+    log.info(
+        "anchoring: replaced stuck %s by %s (gas price %d -> %d wei)",
+        stuck.tx_hash,
+        fresh.tx_hash,
+        stuck.gas_price,
+        fresh.gas_price,
+        extra={"tx_hash": fresh.tx_hash, "replaced": stuck.tx_hash},
     )
 
 
@@ -653,6 +740,7 @@ def resume_anchors(platform: Platform, actor: Actor, *, batch_id: str | None = N
                 row.chain_id = row.sender = row.nonce = row.tx_hash = row.raw_tx = None
                 row.gas = row.gas_price = row.start_block = row.block_number = None
                 row.confirmations = 0
+                row.replaced_tx_hashes = []
             if row.status == "pending":
                 enqueue(
                     session,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from merito.storage.tables import Base, BigId, utcnow
+from merito.storage.tables import Base, BigId, JsonDocument, utcnow
 
 __all__ = ["CHAIN_ANCHOR_STATUSES", "ChainAnchorRow"]
 
@@ -61,6 +61,9 @@ class ChainAnchorRow(Base):
     tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
     #: the signed transaction (0x hex), re-broadcast when the node lost it (crash, reorg)
     raw_tx: Mapped[str | None] = mapped_column(Text)
+    #: earlier transactions of this batch at the same nonce, replaced by a higher gas price
+    #: when stuck: any of them may still be the one mined, so polls look for them too
+    replaced_tx_hashes: Mapped[list[Any]] = mapped_column(JsonDocument, default=list)
     #: the head block when the transaction was made: where a lost unlocked send is looked for
     start_block: Mapped[int | None] = mapped_column(BigInteger)
     submitted_at: Mapped[datetime | None]

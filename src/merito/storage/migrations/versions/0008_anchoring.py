@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -18,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 # Written out in full (not imported from merito.storage.tables), as in 0001.
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -36,6 +38,7 @@ def upgrade() -> None:
         sa.Column("gas_price", sa.BigInteger(), nullable=True),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
         sa.Column("raw_tx", sa.Text(), nullable=True),
+        sa.Column("replaced_tx_hashes", _JSON, nullable=False),
         sa.Column("start_block", sa.BigInteger(), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("block_number", sa.BigInteger(), nullable=True),
