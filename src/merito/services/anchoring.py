@@ -15,6 +15,8 @@ leaf_count}) in the transaction that seals a batch. The outbox worker runs:
    has never heard of it (a crash before the broadcast, a dropped or reorganised-away
    transaction) -> the same signed bytes are broadcast again, or, if another transaction of
    the sender took the nonce meanwhile, a new one is signed.
+   Still unmined after ``stuck_after`` -> replaced (same nonce, gas price +1/8); the replaced
+   hashes are looked for on every poll, so whichever one is mined is the anchor.
 
 An RPC failure raises ``DeliveryError(transient=True)``: the outbox retries that message with
 exponential back-off and jitter. Issuance never waits for any of this: credentials are
