@@ -32,6 +32,7 @@ from merito.domain.verification import Outcome, VerificationReport
 from merito.errors import InvalidInput, MeritoError
 from merito.services import demo as demo_service
 from merito.services import issuing, keyfiles, verifying
+from merito.verification.presentations import is_presentation, verify_presentation
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -262,8 +263,15 @@ def verify(
             help="A DID/controller document to trust for key resolution (repeatable).",
         ),
     ] = None,
+    challenge: Annotated[
+        str | None,
+        typer.Option(help="A presentation's expected challenge (the nonce you sent)."),
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="A presentation's expected domain (yours).")
+    ] = None,
 ) -> None:
-    """Verify a credential and print a checklist (exit 0 only when valid)."""
+    """Verify a credential or a presentation and print a checklist (exit 0 only when valid)."""
     settings = load_settings()
     documents = _load_did_documents(did_documents or [])
     if jsonl:
@@ -271,6 +279,8 @@ def verify(
     options = bootstrap.verify_options(settings, documents=documents)
     text = _read_text(source, limit=settings.max_document_bytes)
     report = verifying.verify_document(text, options)
+    if is_presentation(report):
+        report = verify_presentation(text, options=options, challenge=challenge, domain=domain)
     if as_json:
         sys.stdout.write(report.to_json(indent=2) + "\n")
     else:

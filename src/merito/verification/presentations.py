@@ -42,6 +42,7 @@ from merito.verification.pipeline import (
 
 __all__ = [
     "PRESENTATION_CHECK_IDS",
+    "is_presentation",
     "presentation_checks",
     "presentation_summary",
     "verify_presentation",
@@ -450,3 +451,13 @@ def presentation_summary(report: VerificationReport) -> str:
     if failures:
         return "The presentation is not valid: " + failures[0].message
     return "The presentation could not be checked."
+
+
+def is_presentation(report: VerificationReport) -> bool:
+    """True when the credential pipeline read a document and refused it as a presentation:
+    the caller then verifies it with ``verify_presentation``."""
+    check = report.check("format")
+    if check is None or not check.failed or report.credential is None:
+        return False
+    types = report.credential.get("type")
+    return "VerifiablePresentation" in (types if isinstance(types, list) else [types])

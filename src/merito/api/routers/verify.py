@@ -19,11 +19,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from merito.api.schemas import VerificationReportOut
-from merito.domain.verification import VerificationReport
 from merito.formats.json_depth import too_deep
 from merito.services import verifying
 from merito.verification import VerifyOptions
-from merito.verification.presentations import presentation_summary, verify_presentation
+from merito.verification.presentations import (
+    is_presentation,
+    presentation_summary,
+    verify_presentation,
+)
 
 router = APIRouter(tags=["verify"])
 
@@ -148,7 +151,7 @@ async def verify_credential(request: Request) -> Response:
     # CPU-bound (signature checks, canonicalization): off the event loop
     options = factory()
     report = await run_in_threadpool(verifying.verify_document, document, options)
-    if _is_presentation(report):
+    if is_presentation(report):
         # a VP sent here is checked as one (no challenge or domain: those checks warn);
         # POST /verify/presentation takes the verifier's challenge and domain
         report = await run_in_threadpool(verify_presentation, document, options=options)
@@ -156,12 +159,3 @@ async def verify_credential(request: Request) -> Response:
         out["summary"] = presentation_summary(report)
         return Response(content=json.dumps(out, ensure_ascii=False), media_type="application/json")
     return Response(content=report.to_json(), media_type="application/json")
-
-
-def _is_presentation(report: VerificationReport) -> bool:
-    """The credential pipeline read it and refused it as a VerifiablePresentation."""
-    check = report.check("format")
-    if check is None or not check.failed or report.credential is None:
-        return False
-    types = report.credential.get("type")
-    return "VerifiablePresentation" in (types if isinstance(types, list) else [types])
