@@ -275,16 +275,28 @@ def seal_pending(
         already: set[str | None] = set()
         for chunk in _chunks(wanted):  # bounded IN lists (SQLite limits bound parameters)
             credentials.update(
-                (row[0], _Credential(*row))
+                (row[0], _Credential(row[0], row[1], row[2], {}))
                 for row in session.execute(
-                    select(
-                        CredentialRow.id,
-                        CredentialRow.jwt,
-                        CredentialRow.proof_format,
-                        CredentialRow.document,
-                    ).where(CredentialRow.id.in_(chunk))
+                    select(CredentialRow.id, CredentialRow.jwt, CredentialRow.proof_format).where(
+                        CredentialRow.id.in_(chunk)
+                    )
                 )
             )
+            # documents only where they are needed (a VC-JWT's leaf is its JWT)
+            embedded = [
+                c
+                for c in chunk
+                if c in credentials
+                and credentials[c].jwt is None
+                and credentials[c].proof_format in _EMBEDDED_FORMATS
+            ]
+            if embedded:
+                for row_id, document in session.execute(
+                    select(CredentialRow.id, CredentialRow.document).where(
+                        CredentialRow.id.in_(embedded)
+                    )
+                ):
+                    credentials[row_id] = credentials[row_id]._replace(document=document)
             already.update(
                 session.scalars(
                     select(LogEntryRow.credential_row_id).where(
@@ -368,7 +380,10 @@ def _append_batch(
         root_hash=grown.root,
         key=key,
     )
-    receipts = merkle_proof_2019.batch_proofs(leaves, anchors=())
+    embedded = any(r.jwt is None and r.proof_format in _EMBEDDED_FORMATS for r, _ in batch)
+    # receipts (a path per leaf) only when some credential embeds one; else just the root
+    receipts = merkle_proof_2019.batch_proofs(leaves, anchors=()) if embedded else []
+    merkle_root = receipts[0].merkle_root if receipts else merkle_proof_2019.blockcerts_root(leaves)
     batch_id = new_id()
     session.add(
         LogHeadRow(
@@ -388,7 +403,7 @@ def _append_batch(
             first_index=compact.size,
             leaf_count=len(batch),
             tree_size=head.tree_size,
-            merkle_root=receipts[0].merkle_root,
+            merkle_root=merkle_root,
             anchors=[],
             sealed_at=now,
         )
@@ -407,7 +422,6 @@ def _append_batch(
             for i, (row, leaf) in enumerate(batch)
         ],
     )
-    embedded = any(r.jwt is None and r.proof_format in _EMBEDDED_FORMATS for r, _ in batch)
     paths = inclusion_proofs_of_appended(compact, hashes) if embedded else []
     documents = []
     for i, (row, _) in enumerate(batch):
@@ -430,9 +444,7 @@ def _append_batch(
             .values(document=bindparam("doc")),
             documents,
         )
-    return SealResult(
-        batch_id, compact.size, len(batch), head, receipts[0].merkle_root, len(documents)
-    )
+    return SealResult(batch_id, compact.size, len(batch), head, merkle_root, len(documents))
 
 
 def run_sealer(
