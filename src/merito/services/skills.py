@@ -896,10 +896,10 @@ def normalize_skills(
             for out, matches in zip(merged, index.search_batch(queries, k=limit), strict=True):
                 out.extend(
                     SkillMatch(
-                        skill=refs[m.index],
-                        score=m.score,
-                        lexical=m.lexical,
-                        semantic=m.semantic,
+                        skill=refs[m.position],
+                        score=round(m.score, 4),
+                        lexical=round(m.lexical, 4),
+                        semantic=round(m.semantic, 4),
                         exact=m.exact,
                     )
                     for m in matches
@@ -925,7 +925,7 @@ def search_occupations(platform: Platform, q: str, *, limit: int = 10) -> list[O
     with platform.reading() as session:
         index, refs = _index(platform, session, "occupations")
         return [
-            OccupationMatch(occupation=refs[m.index], score=m.score)
+            OccupationMatch(occupation=refs[m.position], score=round(m.score, 4))
             for m in index.search(query, k=limit)
         ]
 

@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,9 +57,11 @@ _BASIC: Final = re.compile(r"[^\W_]+|[^\w\s]|_")
 
 def normalize_text(text: str) -> str:
     """Lower case, accents stripped, anything but letters, digits, '+' and '#' a space."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
-    return _KEEP.sub(" ", ascii_only).strip()
+    text = text.lower()
+    if not text.isascii():
+        folded = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in folded if not unicodedata.combining(c))
+    return _KEEP.sub(" ", text).strip()
 
 
 def parse_abbreviations(text: str) -> dict[str, str]:
@@ -85,10 +87,11 @@ class IndexEntry:
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    """One ranked skill (a tuple: cheap to make by the hundred thousand)."""
+
     #: position of the skill in the entries the index was built from
-    index: int
+    position: int
     id: str
     score: float
     lexical: float
@@ -281,6 +284,7 @@ class SkillIndex:
         lexical_descriptions: bool = False,
         lexical_weight: float = 0.4,
         candidates: int = 40,
+        max_df: float = 0.05,
     ) -> None:
         self.entries = tuple(entries)
         self.embedding = embedding
@@ -315,7 +319,16 @@ class SkillIndex:
             matrix = matrix + alt_weight * (pooling @ alt_rows)
         if lexical_texts:
             matrix = matrix + description_weight * self._ngrams.transform(texts)
-        self._lexical = _l2_rows(sp.csr_matrix(matrix)).T.tocsr()  # terms x skills
+        lexical = _l2_rows(sp.csr_matrix(matrix)).T.tocsr()  # terms x skills
+        if max_df < 1.0:
+            # n-grams in more than max_df of the skills ("ing ", " man") carry little and make
+            # the product dense: dropped (measured: Recall@1 0.755 -> 0.754, 3x faster)
+            df = np.diff(lexical.indptr)
+            # (never below 100 skills: a small index keeps every n-gram)
+            keep = (df <= max(max_df * len(self.entries), 100)).astype(np.float32)
+            lexical = sp.csr_matrix(sp.diags(keep) @ lexical)
+            lexical.eliminate_zeros()
+        self._lexical = lexical
         self._vectors: FloatArray | None = None
         if embedding is not None:
             vectors = embedding.encode([e.preferred_label for e in self.entries])
@@ -376,6 +389,7 @@ class SkillIndex:
             dense_scores = semantic @ self._vectors.T
         results: list[list[Match]] = []
         w = self.lexical_weight
+        entries = self.entries
         for row in range(len(expanded)):
             start, end = lexical.indptr[row], lexical.indptr[row + 1]
             columns = lexical.indices[start:end]
@@ -404,17 +418,13 @@ class SkillIndex:
             # an exact label match ranks first, whatever its fused score
             rank = np.where(columns == exact, scores + 2.0, scores) if exact is not None else scores
             order = np.argsort(-rank, kind="stable")[:k]
+            # plain Python numbers first: numpy scalars are slow one by one
+            picked = columns[order].tolist()
+            fused, lex, sem = scores[order].tolist(), values[order].tolist(), cos[order].tolist()
             results.append(
                 [
-                    Match(
-                        index=int(columns[i]),
-                        id=self.entries[int(columns[i])].id,
-                        score=round(float(scores[i]), 4),
-                        lexical=round(float(values[i]), 4),
-                        semantic=round(float(cos[i]), 4),
-                        exact=exact is not None and int(columns[i]) == exact,
-                    )
-                    for i in order
+                    Match(c, entries[c].id, f, x, y, c == exact)
+                    for c, f, x, y in zip(picked, fused, lex, sem, strict=True)
                 ]
             )
         return results

@@ -120,12 +120,12 @@ def test_exact_label_ranks_first_and_is_flagged() -> None:
 
 def test_examples(production: SkillIndex) -> None:
     python = production.search("python dev", k=1)[0]
-    assert production.entries[python.index].preferred_label == "Python (computer programming)"
+    assert production.entries[python.position].preferred_label == "Python (computer programming)"
     # ESCO v1.1.1 has no Kubernetes skill: the curated list leads to its containerisation one
-    k8s = [production.entries[m.index].preferred_label for m in production.search("k8s", k=3)]
+    k8s = [production.entries[m.position].preferred_label for m in production.search("k8s", k=3)]
     assert "manage ICT virtualisation environments" in k8s
     js = production.search("js", k=3)
-    assert "JavaScript" in [production.entries[m.index].preferred_label for m in js]
+    assert "JavaScript" in [production.entries[m.position].preferred_label for m in js]
 
 
 def test_batch_equals_single_queries(production: SkillIndex) -> None:
@@ -135,7 +135,7 @@ def test_batch_equals_single_queries(production: SkillIndex) -> None:
 
 def _recall(index: SkillIndex, sample: list[tuple[str, int]], k: int) -> float:
     results = index.search_batch([q for q, _ in sample], k=k)
-    hits = sum(any(m.index == i for m in r) for r, (_, i) in zip(results, sample, strict=True))
+    hits = sum(any(m.position == i for m in r) for r, (_, i) in zip(results, sample, strict=True))
     return hits / len(sample)
 
 
