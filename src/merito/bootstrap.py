@@ -35,7 +35,7 @@ from merito.verification import VerifyOptions
 
 if TYPE_CHECKING:
     from merito.anchors.ethereum import EthereumAnchor
-    from merito.anchors.ethereum_checker import EthereumChainChecker
+    from merito.anchors.ethereum_checker import ChainOnlyAnchorChecker, EthereumChainChecker
 
 _log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def verify_options(
         resolver=VerificationMethodResolver(fetcher=fetcher, documents=documents),
         max_bytes=settings.max_document_bytes,
         max_depth=settings.max_json_depth,
-        anchor_checker=log_anchor_checker(settings),
+        anchor_checker=log_anchor_checker(settings) or chain_only_checker(settings),
     )
 
 
@@ -238,6 +238,16 @@ def ethereum_chain_checker(settings: Settings) -> EthereumChainChecker | None:
     from merito.anchors.ethereum_checker import EthereumChainChecker
 
     return EthereumChainChecker(anchor=anchor, chain_id=settings.ethereum_chain_id)
+
+
+def chain_only_checker(settings: Settings) -> ChainOnlyAnchorChecker | None:
+    """A verifier-only install (no log key) with an RPC URL still checks chain anchors."""
+    chain = ethereum_chain_checker(settings)
+    if chain is None:
+        return None
+    from merito.anchors.ethereum_checker import ChainOnlyAnchorChecker
+
+    return ChainOnlyAnchorChecker(chain=chain)
 
 
 def _ethereum_extras(settings: Settings) -> dict[str, Any]:

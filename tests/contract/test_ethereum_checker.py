@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,17 @@ from web3 import EthereumTesterProvider, Web3
 
 from merito import bootstrap
 from merito.anchors.ethereum import EthereumAnchor, RetryPolicy, blink_uri
-from merito.anchors.ethereum_checker import _FAILED_AT, EthereumChainChecker, ethereum_anchors
+from merito.anchors.ethereum_checker import (
+    _FAILED_AT,
+    ChainOnlyAnchorChecker,
+    EthereumChainChecker,
+    ethereum_anchors,
+)
 from merito.config import Settings
 from merito.domain.verification import Outcome
 from merito.errors import InvalidInput
 from merito.ledger.anchoring import LogAnchorChecker
+from merito.proofs import merkle_proof_2019
 from merito.proofs.merkle_proof_2019 import MerkleProof2019Result, batch_proofs
 
 DEAD = "0x000000000000000000000000000000000000dEaD"
@@ -175,3 +182,55 @@ def test_bootstrap_adds_the_chain_check_only_with_an_rpc_url(tmp_path: Path) -> 
     assert (chain.chain_id, chain.anchor.read_only) == (31337, True)
     with pytest.raises(InvalidInput):  # but an issuing platform must be able to send
         bootstrap.ethereum_anchor(online)
+
+
+DOCUMENT = {
+    "@context": ["https://www.w3.org/ns/credentials/v2"],
+    "id": "urn:uuid:6f1c1c1e-2a43-4b8f-9d0a-1c2b3c4d5e6f",
+    "type": ["VerifiableCredential"],
+    "issuer": "did:example:issuer",
+    "validFrom": "2026-01-01T00:00:00Z",
+    "credentialSubject": {"id": "did:example:learner"},
+}
+
+
+def _anchored_document(uri: str | None, targets: list[bytes]) -> dict[str, object]:
+    receipt = batch_proofs(targets, anchors=[uri] if uri else [])[0]
+    return merkle_proof_2019.attach_proof(
+        DOCUMENT,
+        receipt,
+        verification_method="did:example:issuer#log",
+        created=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+
+
+def test_a_verifier_without_a_log_key_checks_the_chain_alone(w3: Web3) -> None:
+    anchor = EthereumAnchor(w3, to_address=DEAD, private_key=KEY, retry=FAST)
+    targets = [merkle_proof_2019.target_hash(DOCUMENT), b"\x05" * 32, b"\x06" * 32]
+    root = batch_proofs(targets, anchors=[])[0].merkle_root
+    uri = anchor.anchor(root).anchor_uri
+    checker = ChainOnlyAnchorChecker(chain=EthereumChainChecker(anchor=anchor))
+
+    check = checker(_anchored_document(uri, targets))
+    assert check.outcome is Outcome.PASS, check.message
+    assert check.details["transaction"] == uri.rsplit(":", 1)[1]
+
+    tampered = _anchored_document(uri, targets) | {"issuer": "did:example:mallory"}
+    check = checker(tampered)
+    assert (check.outcome, check.details["anchor_status"]) == (Outcome.FAIL, "failed")
+
+    forged_root = [merkle_proof_2019.target_hash(DOCUMENT), b"\x07" * 32]  # another batch
+    check = checker(_anchored_document(uri, forged_root))
+    assert (check.outcome, check.details["property"]) == (Outcome.FAIL, "merkleRoot")
+
+    assert checker(_anchored_document(None, targets)).outcome is Outcome.SKIPPED
+    assert checker(DOCUMENT).outcome is Outcome.SKIPPED
+
+
+def test_bootstrap_gives_a_verifier_only_install_the_chain_check(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, ethereum_rpc_url="http://127.0.0.1:1")
+    assert not (tmp_path / "master.key").exists()
+    checker = bootstrap.verify_options(settings).anchor_checker
+    assert isinstance(checker, ChainOnlyAnchorChecker)
+    assert not (tmp_path / "master.key").exists()  # verifying never creates a key file
+    assert bootstrap.verify_options(Settings(data_dir=tmp_path)).anchor_checker is None

@@ -28,9 +28,12 @@ from typing import Any, Final
 from merito.anchors.ethereum import NETWORK_NAMES, EthereumAnchor, network_chain_id
 from merito.domain.verification import Check, Outcome
 from merito.errors import AnchorError, InvalidInput, NotFound
+from merito.formats import rdf
+from merito.ledger.anchoring import anchoring_proofs
+from merito.proofs import merkle_proof_2019
 from merito.proofs.merkle_proof_2019 import MerkleProof2019Result
 
-__all__ = ["EthereumChainChecker", "ethereum_anchors"]
+__all__ = ["ChainOnlyAnchorChecker", "EthereumChainChecker", "ethereum_anchors"]
 
 _TITLE: Final = "It is anchored in a public log"
 _PREFIX: Final = "blink:eth:"
@@ -161,3 +164,44 @@ class EthereumChainChecker:
             anchor_status="unchecked",
             anchors=[f"{_PREFIX}{n}:{tx}" for n, tx in anchors],
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainOnlyAnchorChecker:
+    """The ``anchored`` check of a verifier with a chain but no log key (a verifier-only
+    install): the MerkleProof2019 receipt must verify and its root be in the named
+    transaction. No Ethereum anchor: skipped (nothing this verifier can check)."""
+
+    chain: EthereumChainChecker
+    canonize: Callable[[dict[str, Any]], str] = rdf.canonize
+
+    def __call__(self, credential: Mapping[str, Any]) -> Check:
+        proofs = anchoring_proofs(credential)
+        if not proofs:
+            return _check(
+                Outcome.SKIPPED,
+                "The credential carries no anchoring proof.",
+                anchor_status="none",
+                reason="no anchoring proof",
+            )
+        result = merkle_proof_2019.verify_proof(credential, proofs[0], canonize=self.canonize)
+        if not result.verified:
+            error = result.error
+            return _check(
+                Outcome.FAIL,
+                "The anchoring proof does not match the credential: "
+                f"{error.message if error else 'it does not verify'}.",
+                anchor_status="failed",
+                property=error.property if error else None,
+            )
+        verdict = self.chain(credential, result)
+        if verdict is None:
+            return _check(
+                Outcome.SKIPPED,
+                "The anchoring proof names no Ethereum transaction, and this verifier trusts "
+                "no transparency log key: not checked.",
+                anchor_status="unchecked",
+                reason="no anchoring proof",
+                anchors=list(result.anchors),
+            )
+        return verdict
