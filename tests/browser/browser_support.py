@@ -18,7 +18,8 @@ PASSWORD = "correct horse battery staple"
 
 
 def screenshot(page: Any, name: str) -> None:
-    """The page as it is now, at desktop and phone width (full height)."""
+    """The page as it is now, at desktop and phone width (full height), checked for sideways
+    scrolling and, at phone width, with axe-core."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -27,6 +28,9 @@ def screenshot(page: Any, name: str) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= size["width"], f"{name} is {width}px wide at {label} width"
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        if label == "phone" and AXE.exists():  # the phone layout is checked too
+            violations = axe_violations(page)
+            assert violations == [], f"{name} at phone width: " + json.dumps(violations, indent=2)
     page.set_viewport_size(original)
 
 
