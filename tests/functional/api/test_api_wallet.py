@@ -151,6 +151,8 @@ def test_tampered_blockcerts_is_signature_invalid(world: World) -> None:
     assert response.status_code == 422
     assert response.json()["type"] == "urn:merito:problem:signature-invalid"
     assert "changed" in response.json()["detail"]
+    proof = next(c for c in response.json()["report"]["checks"] if c["id"] == "proof")
+    assert proof["outcome"] == "fail"
 
 
 def test_one_user_never_reaches_another_users_items(world: World) -> None:

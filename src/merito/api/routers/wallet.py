@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from merito.api.auth import CurrentActor, PlatformDep
+from merito.api.problems import PROBLEM_MEDIA_TYPE, merito_problem
 from merito.errors import InvalidInput
 from merito.services import wallet
 
@@ -197,8 +198,27 @@ async def import_item(request: Request, actor: CurrentActor, platform: PlatformD
     """Sniffs the format (OB 3.0 / VC 2.0 JSON-LD or VC-JWT, VC 1.1, OB 2.0 hosted or signed,
     Blockcerts v2/v3, a baked PNG or SVG), verifies it and stores it with its report."""
     arguments = await _import_arguments(request)
-    item = await run_in_threadpool(lambda: wallet.import_credential(platform, actor, **arguments))
+    try:
+        item = await run_in_threadpool(
+            lambda: wallet.import_credential(platform, actor, **arguments)
+        )
+    except wallet.WalletImportError as e:
+        return _refusal(e, instance=request.url.path)
     return _json_response(item, status=201 if item.created else 200)
+
+
+def _refusal(error: wallet.WalletImportError, *, instance: str) -> Response:
+    """The refusal's problem, with the verification report that decided it (``report``)."""
+    response = merito_problem(error, instance=instance)
+    if error.report is None:
+        return response
+    body = json.loads(bytes(response.body))
+    body["report"] = error.report.to_dict()
+    return Response(
+        content=json.dumps(body, ensure_ascii=False, default=str),
+        status_code=response.status_code,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
 
 
 @router.get("/items/{item_id}", response_model=WalletItemOut, summary="One item, verified now")
