@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -360,3 +361,39 @@ def test_rewriting_history_is_detected(
     assert consistent is (tamper in ("change", "reorder"))
     with log_platform.reading() as session:
         assert session.scalar(select(LogBatchRow.id).limit(1)) is not None
+
+
+def test_concurrent_sealers_log_each_credential_once(
+    log_platform: Platform, org_and_achievement: tuple[SeededOrg, str]
+) -> None:
+    org, achievement_id = org_and_achievement
+    records = issue(log_platform, org, achievement_id, 24, proof_format="vc-jwt")
+    policy = ledger.SealPolicy(batch_size=3, batch_seconds=3600)
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def seal_all() -> None:
+        try:
+            start.wait()
+            while ledger.seal_pending(log_platform, policy=policy, force=True) is not None:
+                pass
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=seal_all) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    with log_platform.reading() as session:
+        entries = list(session.scalars(select(LogEntryRow).order_by(LogEntryRow.idx)))
+        heads = list(session.scalars(select(LogHeadRow.tree_size).order_by(LogHeadRow.tree_size)))
+    assert [e.idx for e in entries] == list(range(24))
+    assert sorted(e.credential_row_id for e in entries) == sorted(r.id for r in records)
+    assert heads == list(range(3, 25, 3))
+    assert check_entries(
+        head=ledger.latest_head(log_platform),
+        entries=[e.leaf_input for e in entries],
+        public_key=LOG_KEY.public_key,
+    ).ok
