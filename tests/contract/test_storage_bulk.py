@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from merito.errors import Conflict
 from merito.storage.bulk import JsonText, dumps, insert_rows
 from merito.storage.db import integrity_as_conflict
-from merito.storage.tables import AuditLogRow, OutboxRow
+from merito.storage.tables import AuditLogRow, OrganisationRow, OutboxRow
 
 TABLE = OutboxRow.__table__
 
@@ -108,3 +108,13 @@ def test_dumps_is_json() -> None:
     assert json.loads(dumps(value)) == json.loads(json.dumps(value))
     with pytest.raises(TypeError):
         dumps({"when": datetime(2026, 1, 1, tzinfo=UTC)})  # as json.dumps: not JSON
+
+
+def test_pending_orm_rows_are_flushed_first(sessions: sessionmaker[Session]) -> None:
+    org_id = "0b7c9a52-46b8-4f43-9a51-3b2f4c1d7e10"
+    with sessions.begin() as session:
+        session.add(OrganisationRow(id=org_id, slug="pending", name="Pending", kind="issuer"))
+        # the message refers to the organisation, not yet flushed
+        insert_rows(session, TABLE, [_message("m", {}, org_id=org_id)])
+    with sessions() as session:
+        assert session.scalars(select(OutboxRow.org_id)).all() == [org_id]

@@ -57,6 +57,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     names = list(rows[0])
     if any(len(row) != len(names) for row in rows):
         raise ValueError("every row must set the same columns")
+    session.flush()  # as SQLAlchemy's autoflush would: pending rows these may refer to
     connection = session.connection()
     dialect = connection.dialect
     # column by column: a column that needs no conversion costs one list, not a call per row
