@@ -94,6 +94,7 @@ def _wallet(page: Page, *, error: str | None = None, status: int = 200) -> Respo
     values: dict[str, Any] = {
         "items": items,
         "added": page.request.query_params.get("added"),
+        "removed": page.request.query_params.get("removed") == "1",
         "error": error,
     }
     return render(page, "wallet.html", values, status=status)
@@ -146,3 +147,50 @@ async def wallet_import(request: Request) -> Response:
     except MeritoError as e:
         return _wallet(page, error=_import_error(e, _), status=422)
     return see_other(page, f"{WALLET_PATH}?added={item.id}")
+
+
+async def _checked_form(request: Request, page: Page) -> dict[str, str] | None:
+    """The posted fields when the form's CSRF token is this browser's; None otherwise."""
+    async with request.form(max_fields=3, max_files=0) as form:
+        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    if not session.csrf_matches(request, fields.get("csrf_token")):
+        return None
+    return fields
+
+
+@router.post(WALLET_PATH + "/{item_id}/visibility")
+async def wallet_visibility(request: Request, item_id: str) -> Response:
+    """Public items may appear on the learner's portfolio; private ones never do."""
+    page = page_for(request)
+    if page.viewer.actor is None:
+        return _login_first(page, WALLET_PATH)
+    fields = await _checked_form(request, page)
+    if fields is None:
+        return _wallet(page, error=csrf_error(page.gettext), status=403)
+    visibility = "public" if fields.get("visibility") == "public" else "private"
+    actor = page.viewer.actor
+    try:
+        await run_in_threadpool(
+            wallet.set_visibility, session.get_platform(request), actor, item_id[:36], visibility
+        )
+    except NotFound:
+        return _wallet(page, error=page.gettext("This item is not in your wallet."), status=404)
+    return see_other(page, WALLET_PATH)
+
+
+@router.post(WALLET_PATH + "/{item_id}/delete")
+async def wallet_delete(request: Request, item_id: str) -> Response:
+    page = page_for(request)
+    if page.viewer.actor is None:
+        return _login_first(page, WALLET_PATH)
+    fields = await _checked_form(request, page)
+    if fields is None:
+        return _wallet(page, error=csrf_error(page.gettext), status=403)
+    actor = page.viewer.actor
+    try:
+        await run_in_threadpool(
+            wallet.delete_item, session.get_platform(request), actor, item_id[:36]
+        )
+    except NotFound:
+        return _wallet(page, error=page.gettext("This item is not in your wallet."), status=404)
+    return see_other(page, WALLET_PATH + "?removed=1")

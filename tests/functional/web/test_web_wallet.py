@@ -157,3 +157,40 @@ def test_import_and_a_refusal_explained_in_french(site: Any) -> None:
     assert refused.status_code == 422
     assert "Ce n&#39;est pas un badge que Merito sait lire." in refused.text
     assert "Mon portefeuille" in refused.text
+
+
+def test_visibility_and_removal_from_the_page(site: Any) -> None:
+    app, _, platform = site
+    accounts.register(platform, email="ren@merito.test", password=PASSWORD, ip=None)
+    browser = Browser(app)
+    browser.log_in("ren@merito.test")
+    browser.request(
+        "POST",
+        "/wallet",
+        data={"csrf_token": browser.csrf("/wallet")},
+        files={"file": ("cert.json", BLOCKCERTS.read_bytes(), "application/json")},
+    )
+    match = re.search(r'data-item="([^"]+)"', browser.request("GET", "/wallet").text)
+    assert match is not None
+    item = match.group(1)
+    public = browser.request(
+        "POST",
+        f"/wallet/{item}/visibility",
+        data={"csrf_token": browser.csrf("/wallet"), "visibility": "public"},
+    )
+    assert public.status_code == 303
+    assert "Make private" in browser.request("GET", "/wallet").text
+    # another learner's browser cannot touch it
+    other = Browser(app)
+    accounts.register(platform, email="sol@merito.test", password=PASSWORD, ip=None)
+    other.log_in("sol@merito.test")
+    refused = other.request(
+        "POST", f"/wallet/{item}/delete", data={"csrf_token": other.csrf("/wallet")}
+    )
+    assert refused.status_code == 404
+    assert browser.request("POST", f"/wallet/{item}/delete", data={}).status_code == 403
+    removed = browser.request(
+        "POST", f"/wallet/{item}/delete", data={"csrf_token": browser.csrf("/wallet")}
+    )
+    assert removed.headers["location"] == "/wallet?removed=1"
+    assert "Your wallet is empty" in browser.request("GET", "/wallet").text
