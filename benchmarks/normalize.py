@@ -46,16 +46,17 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
     return out, time.perf_counter() - started
 
 
-def rate(fn: Callable[[], object], items: int, seconds: float) -> float:
-    """Items per second: repeats ``fn`` (which handles ``items``) for about ``seconds``."""
+def rate(fn: Callable[[], object], items: int, seconds: float) -> tuple[float, float]:
+    """Items per second of wall-clock and of this process's CPU time (the machine is shared:
+    the CPU-time rate is what one quiet core would do). Repeats ``fn`` for about ``seconds``."""
     fn()  # warm caches
-    done, started = 0, time.perf_counter()
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         done += items
         elapsed = time.perf_counter() - started
         if elapsed >= seconds:
-            return done / elapsed
+            return done / elapsed, done / (time.process_time() - cpu)
 
 
 def recall(index: SkillIndex, sample: Sequence[tuple[str, int]]) -> tuple[float, float]:
@@ -101,7 +102,7 @@ def main() -> None:
         "hybrid": {"embedding": embedding},
     }
     print("\nquality (Recall@1 / Recall@5)")
-    print(f"  {'protocol':<34}{'lexical':>16}{'semantic':>16}{'hybrid':>16}")
+    print(f"  {'protocol':<40}{'lexical':>16}{'semantic':>16}{'hybrid':>16}")
     for name, index_entries, alt_labels, sample in (
         ("held-out: index pref+desc, query alt", entries, False, held_out),
         ("split: index half the alts, query rest", halves, True, split_sample),
@@ -130,7 +131,7 @@ def main() -> None:
             else:
                 r1f, r5f = recall(index, sample)
                 cells.append(f"{r1f:.3f} / {r5f:.3f}")
-        print(f"  {name:<34}" + "".join(f"{c:>16}" for c in cells))
+        print(f"  {name:<40}" + "".join(f"{c:>16}" for c in cells))
 
     print("\nthroughput (production index, batch API, 5 results per phrase)")
     production, build = timed(
@@ -151,15 +152,18 @@ def main() -> None:
     )
     hybrid_rate = rate(lambda: production.search_batch(phrases, k=5), len(phrases), args.seconds)
     lexical_rate = rate(lambda: lexical.search_batch(phrases, k=5), len(phrases), args.seconds)
-    print(f"  floor: exact-label dict lookup   {dict_rate:>12,.0f} phrases/s")
-    print(f"  floor: TF-IDF transform only     {transform_rate:>12,.0f} phrases/s")
-    print(
-        f"  hybrid search (default)          {hybrid_rate:>12,.0f} phrases/s  "
-        f"({hybrid_rate / transform_rate:.2f}x the transform floor; goal >= 10,000/s)"
+    print(f"  {'':<33}{'wall-clock':>14}{'CPU time':>14}  (phrases/s)")
+    rows = (
+        ("floor: exact-label dict lookup", dict_rate),
+        ("floor: TF-IDF transform only", transform_rate),
+        ("hybrid search (default)", hybrid_rate),
+        ("lexical search", lexical_rate),
     )
+    for label, (wall, cpu) in rows:
+        print(f"  {label:<33}{wall:>14,.0f}{cpu:>14,.0f}")
     print(
-        f"  lexical search                   {lexical_rate:>12,.0f} phrases/s  "
-        f"({lexical_rate / transform_rate:.2f}x the transform floor)"
+        f"  hybrid / transform floor: {hybrid_rate[1] / transform_rate[1]:.3f} (CPU time); "
+        f"goal: hybrid >= 10,000 phrases/s"
     )
 
 

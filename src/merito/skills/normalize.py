@@ -51,6 +51,8 @@ FloatArray = npt.NDArray[np.float32]
 #: fewer shared features per query; a word shorter than that is one feature (" c ", " r ")
 _NGRAM: Final = 4
 _KEEP: Final = re.compile(r"[^0-9a-z+#]+")
+#: queries scored together (bounds the candidates x dimensions gather to a few MB)
+_CHUNK: Final = 256
 #: BERT's basic split: runs of letters/digits, or one punctuation/symbol character ('_' too)
 _BASIC: Final = re.compile(r"[^\W_]+|[^\w\s]|_")
 
@@ -377,54 +379,69 @@ class SkillIndex:
         """The ``k`` best skills for each query, best first (no match: an empty list)."""
         if not self.entries:
             return [[] for _ in queries]
-        expanded = [self.expand(q) for q in queries]
-        lexical = self._ngrams.transform(expanded) @ self._lexical  # queries x skills
-        lexical = sp.csr_matrix(lexical)
-        semantic: FloatArray | None = None
-        if self._vectors is not None and self.embedding is not None:
-            semantic = self.embedding.encode(expanded)
-        pool = max(self.candidates, k)
-        dense_scores: FloatArray | None = None
-        if exhaustive and semantic is not None and self._vectors is not None:
-            dense_scores = semantic @ self._vectors.T
         results: list[list[Match]] = []
-        w = self.lexical_weight
-        entries = self.entries
-        for row in range(len(expanded)):
-            start, end = lexical.indptr[row], lexical.indptr[row + 1]
-            columns = lexical.indices[start:end]
-            values = lexical.data[start:end]
-            if len(columns) > pool:
-                top = np.argpartition(values, -pool)[-pool:]
-                columns, values = columns[top], values[top]
-            if dense_scores is not None:
-                extra = np.argpartition(dense_scores[row], -pool)[-pool:]
-                extra = extra[~np.isin(extra, columns)]
-                columns = np.concatenate([columns, extra])
-                values = np.concatenate([values, np.zeros(len(extra), np.float32)])
-            exact = self.exact.get(normalize_text(queries[row]))
-            if exact is not None and exact not in columns:
-                columns = np.append(columns, exact)
-                values = np.append(values, np.float32(1.0))
-            if len(columns) == 0:
-                results.append([])
-                continue
-            if semantic is not None and self._vectors is not None:
-                cos = self._vectors[columns] @ semantic[row]
-                scores = w * values + (1 - w) * cos
-            else:
-                cos = np.zeros(len(columns), np.float32)
-                scores = values.astype(np.float32)
-            # an exact label match ranks first, whatever its fused score
-            rank = np.where(columns == exact, scores + 2.0, scores) if exact is not None else scores
-            order = np.argsort(-rank, kind="stable")[:k]
-            # plain Python numbers first: numpy scalars are slow one by one
-            picked = columns[order].tolist()
-            fused, lex, sem = scores[order].tolist(), values[order].tolist(), cos[order].tolist()
-            results.append(
-                [
-                    Match(c, entries[c].id, f, x, y, c == exact)
-                    for c, f, x, y in zip(picked, fused, lex, sem, strict=True)
-                ]
-            )
+        for start in range(0, len(queries), _CHUNK):
+            results += self._search_chunk(queries[start : start + _CHUNK], k, exhaustive)
         return results
+
+    def _search_chunk(self, queries: Sequence[str], k: int, exhaustive: bool) -> list[list[Match]]:
+        n = len(queries)
+        expanded = [self.expand(q) for q in queries]
+        lexical = sp.csr_matrix(self._ngrams.transform(expanded) @ self._lexical)
+        pool = max(self.candidates, k)
+        semantic = self._vectors is not None and self.embedding is not None
+        query_vectors = self.embedding.encode(expanded) if self.embedding is not None else None
+        # candidates: a (queries x width) table of skill positions (-1: none) and their lexical
+        # cosines: the lexical top ``pool``, then the exact label match, then (exhaustive) the
+        # semantic top ``pool``
+        width = pool + 1 + (pool if exhaustive and semantic else 0)
+        candidates = np.full((n, width), -1, dtype=np.int64)
+        lexical_scores = np.zeros((n, width), dtype=np.float32)
+        indptr, indices, data = lexical.indptr, lexical.indices, lexical.data
+        for row in range(n):  # only the per-row top-k selection stays in Python
+            begin, end = indptr[row], indptr[row + 1]
+            if end - begin > pool:
+                top = np.argpartition(data[begin:end], -pool)[-pool:] + begin
+                candidates[row, :pool] = indices[top]
+                lexical_scores[row, :pool] = data[top]
+            elif end > begin:
+                candidates[row, : end - begin] = indices[begin:end]
+                lexical_scores[row, : end - begin] = data[begin:end]
+        exact = np.asarray([self.exact.get(normalize_text(q), -1) for q in queries], dtype=np.int64)
+        is_exact = (candidates == exact[:, None]) & (exact[:, None] >= 0)
+        missing = (exact >= 0) & ~is_exact.any(axis=1)
+        candidates[missing, pool] = exact[missing]
+        lexical_scores[missing, pool] = 1.0  # the label itself: a lexical cosine of 1
+        if exhaustive and semantic and self._vectors is not None and query_vectors is not None:
+            dense = query_vectors @ self._vectors.T
+            extra = np.argpartition(dense, -pool, axis=1)[:, -pool:]
+            seen = (extra[:, :, None] == candidates[:, None, : pool + 1]).any(axis=2)
+            candidates[:, pool + 1 :] = np.where(seen, -1, extra)
+        valid = candidates >= 0
+        if semantic and self._vectors is not None and query_vectors is not None:
+            vectors = self._vectors[np.where(valid, candidates, 0)]  # queries x width x dim
+            cosines = np.matmul(vectors, query_vectors[:, :, None])[:, :, 0]
+            w = self.lexical_weight
+            scores = w * lexical_scores + (1 - w) * cosines
+        else:
+            cosines = np.zeros_like(lexical_scores)
+            scores = lexical_scores
+        is_exact = (candidates == exact[:, None]) & (exact[:, None] >= 0)
+        # an exact label match ranks first, whatever its fused score; no candidate ranks last
+        rank = np.where(valid, scores + 2.0 * is_exact, -np.inf)
+        order = np.argsort(-rank, axis=1, kind="stable")[:, :k]
+        picked = np.take_along_axis(candidates, order, axis=1).tolist()
+        fused = np.take_along_axis(scores, order, axis=1).tolist()
+        lex = np.take_along_axis(lexical_scores, order, axis=1).tolist()
+        sem = np.take_along_axis(cosines, order, axis=1).tolist()
+        entries = self.entries
+        exact_list = exact.tolist()
+        # plain Python numbers: numpy scalars are slow one by one
+        return [
+            [
+                Match(c, entries[c].id, f, x, y, c == e)
+                for c, f, x, y in zip(cs, fs, xs, ys, strict=True)
+                if c >= 0
+            ]
+            for cs, fs, xs, ys, e in zip(picked, fused, lex, sem, exact_list, strict=True)
+        ]
