@@ -9,13 +9,17 @@ platform's guarded fetcher (or refuses it when the platform has none).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
-from typing import Final
+import re
+from typing import Any, Final
 
 from merito.domain.ports import Fetcher, FetchResponse
 from merito.domain.verification import VerificationReport
 from merito.errors import FetchError, InvalidInput, NotFound
+from merito.formats.json_depth import too_deep
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.services import credentials, issuers, status_lists, verifying
 from merito.services.platform import Platform
@@ -24,6 +28,7 @@ from merito.verification import VerifyOptions
 __all__ = ["PlatformFetcher", "fetch_credential", "options_for", "verify_as_platform"]
 
 _MAX_ID: Final = 36
+_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
 
 
 class PlatformFetcher:
@@ -69,14 +74,55 @@ class PlatformFetcher:
         return self.fallback.fetch(url, accept=accept)
 
 
-def options_for(platform: Platform, base: VerifyOptions) -> VerifyOptions:
-    """``base`` (limits, clock) with the platform's documents known: its issuers' DID
-    documents and, through ``PlatformFetcher``, its status lists; other URLs through the
-    platform's guarded fetcher."""
+def _claimed_issuer(document: str | bytes) -> str | None:
+    """The issuer id a credential (JSON text or a compact VC-JWT) names, unverified: only to
+    pick which hosted issuer's DID document the verifier gets; the pipeline checks the rest."""
+    try:
+        text = document.decode("utf-8") if isinstance(document, bytes) else document
+    except UnicodeDecodeError:
+        return None
+    text = text.strip()
+    value: Any = None
+    try:
+        match = _COMPACT_JWS.fullmatch(text)
+        if match is not None:
+            segment = match.group(1)
+            payload = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            if not too_deep(payload):
+                claims = json.loads(payload)
+                value = claims.get("vc", claims) if isinstance(claims, dict) else None
+                if isinstance(value, dict) and "issuer" not in value:
+                    value = {"issuer": claims.get("iss")}
+        elif not too_deep(text):
+            value = json.loads(text)
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    issuer = value.get("issuer") if isinstance(value, dict) else None
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    return issuer if isinstance(issuer, str) else None
+
+
+def _hosted_documents(platform: Platform, issuer: str | None) -> dict[str, dict[str, Any]]:
+    """The DID document of ``issuer`` when this platform hosts it (one organisation read)."""
+    if not issuer or not issuer.startswith("did:web:") or ":orgs:" not in issuer:
+        return {}
+    try:
+        document = issuers.public_did_document(platform, issuer.rsplit(":orgs:", 1)[1])
+    except (NotFound, InvalidInput):
+        return {}
+    return {issuer: document} if document.get("id") == issuer else {}
+
+
+def options_for(
+    platform: Platform, base: VerifyOptions, *, issuer: str | None = None
+) -> VerifyOptions:
+    """``base`` (limits, clock) with the platform's own documents known: the DID document of
+    ``issuer`` when this platform hosts it and, through ``PlatformFetcher``, its status lists
+    and credentials; other URLs through the platform's guarded fetcher."""
     fetcher = PlatformFetcher(platform, base.fetcher or platform.fetcher)
-    resolver = VerificationMethodResolver(
-        fetcher=fetcher, documents=issuers.did_documents(platform)
-    )
+    documents = _hosted_documents(platform, issuer)
+    resolver = VerificationMethodResolver(fetcher=fetcher, documents=documents)
     return dataclasses.replace(base, fetcher=fetcher, resolver=resolver)
 
 
@@ -84,7 +130,8 @@ def verify_as_platform(
     platform: Platform, document: str | bytes, base: VerifyOptions
 ) -> VerificationReport:
     """Every check, as this platform sees the world (see ``options_for``)."""
-    return verifying.verify_document(document, options_for(platform, base))
+    options = options_for(platform, base, issuer=_claimed_issuer(document))
+    return verifying.verify_document(document, options)
 
 
 def fetch_credential(platform: Platform, url: str, *, max_bytes: int) -> bytes:
