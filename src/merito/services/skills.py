@@ -798,6 +798,8 @@ def abbreviations() -> dict[str, str]:
 
 
 _index_lock = threading.Lock()
+#: ESCO, occupations and the organisations' own skills of one database fit easily
+_MAX_INDEXES: Final = 64
 #: (engine url, scope) -> (fingerprint, index, refs); scope is "esco", "occupations" or an org id
 _indexes: dict[tuple[str, str], tuple[tuple[Any, ...], SkillIndex, tuple[Any, ...]]] = {}
 
@@ -857,6 +859,9 @@ def _index(platform: Platform, session: Session, scope: str) -> tuple[SkillIndex
         if cached is not None and cached[0] == fingerprint:
             return cached[1], cached[2]
         index, refs = _build(session, scope)
+        _indexes.pop(key, None)
+        while len(_indexes) >= _MAX_INDEXES:  # oldest first: dicts keep insertion order
+            _indexes.pop(next(iter(_indexes)))
         _indexes[key] = (fingerprint, index, refs)
         return index, refs
 
