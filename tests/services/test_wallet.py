@@ -585,3 +585,11 @@ def test_import_by_the_public_url_of_a_merito_credential(
         wallet.import_credential(platform, qi, url=platform.url("/credentials/nope"))
     with pytest.raises(wallet.SourceUnreachable, match="does not fetch other sites"):
         wallet.import_credential(platform, qi, url="https://elsewhere.example/badge.json")
+
+
+def test_an_oversized_credential_is_refused_before_verification(platform: Platform) -> None:
+    ra = learner(platform)
+    document = json.loads((BLOCKCERTS / "v2/mocknet-valid-2.0.json").read_text())
+    document["padding"] = "x" * wallet.MAX_DOCUMENT_CHARS
+    with pytest.raises(InvalidInput, match="the limit is 1,000,000"):
+        wallet.import_credential(platform, ra, data=json.dumps(document).encode())

@@ -71,6 +71,7 @@ from merito.verification.blockcerts import verify_blockcerts
 from merito.verification.ob2 import verify_ob2
 
 __all__ = [
+    "MAX_DOCUMENT_CHARS",
     "MAX_IMPORT_BYTES",
     "CredentialRevoked",
     "DidChallenge",
@@ -94,6 +95,8 @@ __all__ = [
 ]
 
 MAX_IMPORT_BYTES: Final = 5_000_000
+#: the credential itself (JSON or JWT, also when baked in an image), as the verifier's limit
+MAX_DOCUMENT_CHARS: Final = 1_000_000
 _CHALLENGE_TTL: Final = timedelta(minutes=10)
 _JSON_ACCEPT: Final = (
     "application/ld+json, application/vc+ld+json, application/vc+jwt, application/json, "
@@ -422,6 +425,12 @@ def _sniff_json(document: dict[str, Any], text: str) -> _Received:
 
 def _sniff_text(text: str, *, url: str | None) -> _Received:
     text = text.strip().lstrip("\ufeff")
+    if len(text) > MAX_DOCUMENT_CHARS:
+        # canonicalizing (Blockcerts, JSON-LD) is superlinear: a badge is a few KB
+        raise InvalidInput(
+            f"the credential is {len(text):,} characters, the limit is {MAX_DOCUMENT_CHARS:,}",
+            property="credential",
+        )
     if text.startswith("{"):
         if too_deep(text):
             raise NotABadge("the JSON is nested too deeply to be a badge", property="credential")
