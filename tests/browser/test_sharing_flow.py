@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_support import assert_accessible, screenshot
+from browser_support import PASSWORD, assert_accessible, screenshot
 from sqlalchemy import select
 
 from merito.services import sharing, wallet
@@ -55,3 +55,20 @@ def test_the_public_portfolio_and_a_share_link(pages: Any, site: Any) -> None:
     response = gone.goto(link.url.removeprefix(site.url))
     assert response is not None
     assert response.status == 404
+
+
+def test_the_sharing_page(pages: Any, site: Any) -> None:
+    page = pages.new()
+    page.goto("/login?next=/sharing")
+    page.get_by_label("Email address").fill(site.seed.learners[0])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/sharing")
+    page.get_by_label("Portfolio address").fill("browser-learner")
+    page.get_by_label("Show my portfolio to anyone with its address").check()
+    page.get_by_role("button", name="Save the portfolio settings").click()
+    page.wait_for_url("**/sharing?saved=1")
+    page.get_by_role("button", name="Create a link").first.click()
+    assert page.locator("#new-link").inner_text().startswith(site.url + "/s/")
+    screenshot(page, "sharing")
+    assert_accessible(page)

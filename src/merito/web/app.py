@@ -17,6 +17,7 @@ from merito.web import (
     credential_page,
     pages,
     portfolio_page,
+    sharing_page,
     studio,
     studio_issuing,
     verify_page,
@@ -72,6 +73,7 @@ def install(app: FastAPI) -> None:
     app.include_router(verify_page.router)
     app.include_router(credential_page.router)
     app.include_router(wallet_page.router)  # /claim/{token}, /wallet
+    app.include_router(sharing_page.router)  # /sharing: portfolio settings, links, downloads
     app.include_router(studio.router)  # /studio/{slug}: dashboard, achievements
     app.include_router(studio_issuing.router)  # issue, bulk, credentials, API keys
     app.state.credential_page = credential_page.render_public

@@ -281,3 +281,46 @@ def test_post_verify_recognises_a_presentation(world: World) -> None:
     assert checks["challenge"] == "warning"  # nothing expected: freshness unknown
     assert checks["credentials"] == "pass"
     assert body["summary"].startswith("The presentation is valid")
+
+
+def test_the_sharing_page_sets_up_the_portfolio_and_links(world: World) -> None:
+    import re
+
+    from merito.asgi import create_app as create_site
+
+    session, ada = _learner(world, "ada@example.org")
+    item, _ = _credential_in_wallet(world, ada, recipient="ada@example.org")
+    site = ApiClient(create_site(settings=world.client.app.state.settings, platform=world.platform))
+    cookie = {"Cookie": f"merito_session={session.token}"}
+    assert site.request("GET", "/sharing").status_code == 303  # log in first
+    page = site.request("GET", "/sharing", headers=cookie)
+    assert page.status_code == 200
+    assert f"/api/v1/me/wallet/items/{item}/certificate" in page.text
+    form = {"csrf_token": session.csrf, "handle": "ada", "display_name": "Ada", "enabled": "on"}
+    refused = site.request(
+        "POST", "/sharing/portfolio", headers=cookie, data={**form, "csrf_token": "x"}
+    )
+    assert refused.status_code == 403
+    saved = site.request("POST", "/sharing/portfolio", headers=cookie, data=form)
+    assert saved.status_code == 303, saved.text
+    assert world.call("GET", "/p/ada").json()["display_name"] == "Ada"
+    bad = site.request("POST", "/sharing/portfolio", headers=cookie, data={**form, "handle": "A"})
+    assert bad.status_code == 422
+    assert 'aria-invalid="true"' in bad.text or "field-invalid" in bad.text
+    made = site.request(
+        "POST", "/sharing/links", headers=cookie, data={"csrf_token": session.csrf, "item_id": item}
+    )
+    assert made.status_code == 201
+    match = re.search(r'<code id="new-link">https://merito.test(/s/[^<]+)</code>', made.text)
+    assert match is not None
+    assert world.call("GET", match.group(1)).status_code == 200
+    (link,) = world.call("GET", "/api/v1/me/share-links", auth=session).json()["share_links"]
+    revoked = site.request(
+        "POST",
+        f"/sharing/links/{link['id']}/revoke",
+        headers=cookie,
+        data={"csrf_token": session.csrf},
+    )
+    assert revoked.status_code == 303
+    assert world.call("GET", match.group(1)).status_code == 404
+    assert "Partage" in site.request("GET", "/sharing?lang=fr", headers=cookie).text
