@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from merito.domain.achievements import parse_datetime
 from merito.errors import InvalidInput, NotFound, PermissionDenied
 from merito.services import skills as taxonomy
-from merito.services.issuers import property_path
+from merito.services.issuers import issuer_did, property_path
 from merito.services.platform import (
     Actor,
     Permission,
@@ -340,7 +340,7 @@ def _first(value: Any) -> Any:
 
 
 def _alignments(document: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
-    """The achievement's name and its (skill URI, name) alignments; OB 3.0 or OB 2.0."""
+    """A credential's achievement name and (skill URI, name) alignments; OB 3.0 or OB 2.0."""
     body = _credential_body(document)
     subject = _first(body.get("credentialSubject"))
     achievement = subject.get("achievement") if isinstance(subject, Mapping) else None
@@ -349,6 +349,12 @@ def _alignments(document: Mapping[str, Any]) -> tuple[str | None, list[tuple[str
         achievement = badge if isinstance(badge, Mapping) else None
     if achievement is None:
         return None, []
+    return _achievement_alignments(achievement)
+
+
+def _achievement_alignments(
+    achievement: Mapping[str, Any],
+) -> tuple[str | None, list[tuple[str, str]]]:
     name = achievement.get("name")
     items = achievement.get("alignment")
     out: list[tuple[str, str]] = []
@@ -409,12 +415,10 @@ def _date(document: Mapping[str, Any], *members: str) -> datetime | None:
     return None
 
 
-def _active(row: CredentialRow, now: datetime) -> bool:
-    return (
-        row.revoked_at is None
-        and not row.suspended
-        and (row.valid_until is None or row.valid_until > now)
-    )
+def _active(
+    revoked_at: datetime | None, suspended: bool, valid_until: datetime | None, now: datetime
+) -> bool:
+    return revoked_at is None and not suspended and (valid_until is None or valid_until > now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,47 +487,74 @@ def _holdings(session: Session, platform: Platform, user_ids: Sequence[str]) -> 
     labels: dict[str, str] = {}
     seen: dict[str, set[str]] = {u: set() for u in user_ids}
 
-    # credentials issued here: to the user's email, or claimed into their wallet
-    issued = select(CredentialRow, AchievementVersionRow.achievement_id).join(
-        AchievementVersionRow, AchievementVersionRow.id == CredentialRow.achievement_version_id
-    )
-    pending: list[tuple[str, CredentialRow, str]] = []
+    # credentials issued here: to the user's email, or claimed into their wallet. Their
+    # skills are those of the achievement version they embed (Merito issues no results), so
+    # only the small columns are read, and each version's document once
+    issued = select(
+        CredentialRow.id,
+        CredentialRow.credential_id,
+        CredentialRow.org_id,
+        CredentialRow.recipient,
+        CredentialRow.issued_at,
+        CredentialRow.revoked_at,
+        CredentialRow.suspended,
+        CredentialRow.valid_until,
+        CredentialRow.achievement_version_id,
+        AchievementVersionRow.achievement_id,
+    ).join(AchievementVersionRow, AchievementVersionRow.id == CredentialRow.achievement_version_id)
+    pending: list[tuple[str, Any]] = []
     for chunk in _chunks(list(emails)):
-        for row, achievement_id in session.execute(
-            issued.where(CredentialRow.recipient.in_(chunk))
-        ):
-            pending.append((emails[row.recipient], row, achievement_id))
+        for row in session.execute(issued.where(CredentialRow.recipient.in_(chunk))):
+            pending.append((emails[row.recipient], row))
     items: list[WalletItemRow] = []
     for chunk in _chunks(list(user_ids)):
         items += session.scalars(select(WalletItemRow).where(WalletItemRow.user_id.in_(chunk)))
     owner_of = {i.credential_row_id: i.user_id for i in items if i.credential_row_id is not None}
     for chunk in _chunks(list(owner_of)):
-        for row, achievement_id in session.execute(issued.where(CredentialRow.id.in_(chunk))):
-            pending.append((owner_of[row.id], row, achievement_id))
-    org_names: dict[str, str] = {}
-    for chunk in _chunks(sorted({row.org_id for _, row, _ in pending})):
-        org_names.update(
-            (oid, name)
-            for oid, name in session.execute(
-                select(OrganisationRow.id, OrganisationRow.name).where(
-                    OrganisationRow.id.in_(chunk)
-                )
-            )
+        for row in session.execute(issued.where(CredentialRow.id.in_(chunk))):
+            pending.append((owner_of[row.id], row))
+    live = [
+        (uid, row)
+        for uid, row in pending
+        if _active(row.revoked_at, row.suspended, row.valid_until, now)
+    ]
+    orgs: dict[str, OrganisationRow] = {}
+    for chunk in _chunks(sorted({row.org_id for _, row in live})):
+        orgs.update(
+            (o.id, o)
+            for o in session.scalars(select(OrganisationRow).where(OrganisationRow.id.in_(chunk)))
         )
-    for uid, row, achievement_id in pending:
-        if row.credential_id in seen[uid] or not _active(row, now):
+    versions: dict[str, tuple[str | None, list[tuple[str, str]]]] = {}
+    for chunk in _chunks(sorted({row.achievement_version_id for _, row in live})):
+        for vid, document in session.execute(
+            select(AchievementVersionRow.id, AchievementVersionRow.document).where(
+                AchievementVersionRow.id.in_(chunk)
+            )
+        ):
+            versions[vid] = _achievement_alignments(document)
+    for uid, row in live:
+        if row.credential_id in seen[uid]:
             continue
         seen[uid].add(row.credential_id)
-        achievements[uid].add(achievement_id)
-        found = _evidence_of(
-            row.document,
-            credential_id=row.credential_id,
-            issued_at=row.issued_at,
-            issuer_name=org_names.get(row.org_id),
-            labels=labels,
-        )
-        hosted[uid].update(e.issuer_id for e in found if e.issuer_id is not None)
-        evidence[uid] += found
+        achievements[uid].add(row.achievement_id)
+        org = orgs.get(row.org_id)
+        issuer_id = None if org is None else issuer_did(platform, org)
+        if issuer_id is not None:
+            hosted[uid].add(issuer_id)
+        name, aligned = versions.get(row.achievement_version_id, (None, []))
+        for skill, label in aligned:
+            if label:
+                labels.setdefault(skill, label)
+            evidence[uid].append(
+                Evidence(
+                    skill=skill,
+                    credential_id=row.credential_id,
+                    issued_at=row.issued_at,
+                    issuer_id=issuer_id,
+                    issuer_name=None if org is None else org.name,
+                    achievement_name=name,
+                )
+            )
 
     # credentials imported from elsewhere: the wallet's stored verdict
     for item in items:
