@@ -73,6 +73,7 @@ from merito.verification.ob2 import verify_ob2
 __all__ = [
     "MAX_DOCUMENT_CHARS",
     "MAX_IMPORT_BYTES",
+    "ClaimPreview",
     "CredentialRevoked",
     "DidChallenge",
     "IssuerMismatch",
@@ -86,6 +87,7 @@ __all__ = [
     "claim",
     "claim_did",
     "claim_for_recipient_account",
+    "claim_preview",
     "delete_item",
     "did_challenge",
     "get_item",
@@ -1051,3 +1053,36 @@ def account_actor(platform: Platform, email: str) -> Actor:
     if user_id is None:
         raise NotFound(f"no account has the email {email!r}", property="user")
     return Actor(kind="user", id=user_id, user_id=user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPreview:
+    """What a claim link is for, shown before the learner confirms."""
+
+    name: str
+    issuer_name: str | None
+    claimed: bool
+
+
+def claim_preview(platform: Platform, actor: Actor, token: str) -> ClaimPreview:
+    """The credential behind a claim token (changes nothing); NotFound for an unknown one."""
+    _owner(actor)
+    token = (token or "").strip()
+    if not token or len(token) > 200:
+        raise NotFound("this claim link is not valid", property="token")
+    token_hash = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    with platform.reading() as session:
+        found = session.scalar(
+            select(CredentialClaimRow).where(CredentialClaimRow.token_hash == token_hash)
+        )
+        credential = (
+            session.get(CredentialRow, found.credential_row_id) if found is not None else None
+        )
+        if found is None or credential is None:
+            raise NotFound("this claim link is not valid (or no longer exists)", property="token")
+        document = dict(credential.document)
+        claimed = found.claimed_at is not None
+    received = _Received("ob3", document, None, "vc")
+    report = VerificationReport(checks=(), credential=document)
+    fields = _described(report, received)
+    return ClaimPreview(name=fields["name"], issuer_name=fields["issuer_name"], claimed=claimed)

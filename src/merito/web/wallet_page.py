@@ -46,9 +46,16 @@ def _claim_error(error: MeritoError, _: Gettext) -> str:
 @router.get("/claim/{token}")
 def claim_page(request: Request, token: str) -> Response:
     page = page_for(request)
-    if not page.viewer.signed_in:
-        return _login_first(page, f"/claim/{token[:_MAX_TOKEN]}")
-    return render(page, "claim.html", {"token": token[:_MAX_TOKEN], "error": None})
+    token = token[:_MAX_TOKEN]
+    actor = page.viewer.actor
+    if actor is None:
+        return _login_first(page, f"/claim/{token}")
+    try:
+        preview = wallet.claim_preview(session.get_platform(request), actor, token)
+    except MeritoError as e:
+        values = {"token": token, "error": _claim_error(e, page.gettext), "preview": None}
+        return render(page, "claim.html", values, status=404)
+    return render(page, "claim.html", {"token": token, "error": None, "preview": preview})
 
 
 @router.post("/claim/{token}")
@@ -61,12 +68,13 @@ async def claim_submit(request: Request, token: str) -> Response:
     async with request.form(max_fields=2) as form:
         submitted = str(form.get("csrf_token") or "")
     if not session.csrf_matches(request, submitted):
-        return render(page, "claim.html", {"token": token, "error": csrf_error(_)}, status=403)
+        values = {"token": token, "error": csrf_error(_), "preview": None}
+        return render(page, "claim.html", values, status=403)
     actor = page.viewer.actor
     try:
         item = await run_in_threadpool(wallet.claim, session.get_platform(request), actor, token)
     except MeritoError as e:
-        values = {"token": token, "error": _claim_error(e, _)}
+        values = {"token": token, "error": _claim_error(e, _), "preview": None}
         return render(page, "claim.html", values, status=409 if isinstance(e, Conflict) else 422)
     return see_other(page, f"{WALLET_PATH}?added={item.id}")
 

@@ -115,6 +115,8 @@ def test_the_emailed_link_claims_into_the_wallet(site: Any) -> None:
     page = browser.request("GET", path)
     assert page.status_code == 200
     assert "Add it to my wallet" in page.text
+    assert "SQL Fundamentals" in page.text
+    assert "Issued by Example Academy." in page.text
     # a form without its token changes nothing
     assert browser.request("POST", path, data={}).status_code == 403
     claimed = browser.request("POST", path, data={"csrf_token": browser.csrf(path)})
