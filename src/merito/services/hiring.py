@@ -532,13 +532,14 @@ def _holdings(session: Session, platform: Platform, user_ids: Sequence[str]) -> 
             )
         ):
             versions[vid] = _achievement_alignments(document)
+    dids = {oid: issuer_did(platform, org) for oid, org in orgs.items()}
     for uid, row in live:
         if row.credential_id in seen[uid]:
             continue
         seen[uid].add(row.credential_id)
         achievements[uid].add(row.achievement_id)
         org = orgs.get(row.org_id)
-        issuer_id = None if org is None else issuer_did(platform, org)
+        issuer_id = dids.get(row.org_id)
         if issuer_id is not None:
             hosted[uid].add(issuer_id)
         name, aligned = versions.get(row.achievement_version_id, (None, []))
