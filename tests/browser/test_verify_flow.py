@@ -239,3 +239,19 @@ def test_programs_still_get_json_at_the_credential_url(pages: Any, site: Any) ->
     response = page.request.get(record.credential_id, headers={"Accept": "application/ld+json"})
     assert response.status == 200
     assert response.json() == record.document
+
+
+def test_the_verify_form_works_with_the_keyboard_alone(pages: Any, site: Any) -> None:
+    page = pages.new()
+    page.goto("/verify")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # skip link
+    order = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.type"))
+    assert order == ["file", "text", "url", "submit"]
+    page.keyboard.press("Shift+Tab")  # back to the URL field
+    page.keyboard.type(site.seed.credentials[0].credential_id)
+    page.keyboard.press("Enter")  # submits the form from the field
+    expect(page.get_by_role("heading", name="Valid credential")).to_be_focused()
