@@ -21,6 +21,7 @@ BENCHMARKS = Path(__file__).parents[3] / "benchmarks"
             "floor: count of shared essential skills",
         ),
         ("learning_paths.py", ["--offerings", "200", "--gaps", "3"], "floor: greedy"),
+        ("hiring_service.py", ["--learners", "20", "--repeat", "1"], "floor: reading"),
     ],
 )
 def test_benchmark_runs_at_a_tiny_size(script: str, args: list[str], expected: str) -> None:
