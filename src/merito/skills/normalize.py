@@ -30,13 +30,14 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 __all__ = [
+    "Encoder",
     "IndexEntry",
     "Match",
     "SkillIndex",
@@ -267,6 +268,13 @@ class StaticEmbedding:
         return out
 
 
+class Encoder(Protocol):
+    """What the semantic tier needs: texts -> L2-normalised float32 rows (StaticEmbedding, or
+    a heavier model such as ``merito.skills.heavy.SentenceTransformerEncoder``)."""
+
+    def encode(self, texts: Sequence[str]) -> FloatArray: ...
+
+
 # --- the index -----------------------------------------------------------------------------
 
 
@@ -277,7 +285,7 @@ class SkillIndex:
         self,
         entries: Sequence[IndexEntry],
         *,
-        embedding: StaticEmbedding | None = None,
+        embedding: Encoder | None = None,
         abbreviations: Mapping[str, str] | None = None,
         alt_labels: bool = True,
         descriptions: bool = True,
@@ -334,8 +342,9 @@ class SkillIndex:
         self._vectors: FloatArray | None = None
         if embedding is not None:
             vectors = embedding.encode([e.preferred_label for e in self.entries])
-            if alt_labels:
-                alt_vectors = embedding.encode([a for e in self.entries for a in e.alt_labels])
+            all_alts = [a for e in self.entries for a in e.alt_labels] if alt_labels else []
+            if all_alts:  # (an encoder may not shape an empty batch)
+                alt_vectors = embedding.encode(all_alts)
                 sums = np.zeros_like(vectors)
                 owner_ids = np.repeat(
                     np.arange(len(self.entries)), [len(e.alt_labels) for e in self.entries]
@@ -414,9 +423,10 @@ class SkillIndex:
         lexical_scores[missing, pool] = 1.0  # the label itself: a lexical cosine of 1
         if exhaustive and semantic and self._vectors is not None and query_vectors is not None:
             dense = query_vectors @ self._vectors.T
-            extra = np.argpartition(dense, -pool, axis=1)[:, -pool:]
+            take = min(pool, dense.shape[1])  # a small index has fewer skills than the pool
+            extra = np.argpartition(dense, -take, axis=1)[:, -take:]
             seen = (extra[:, :, None] == candidates[:, None, : pool + 1]).any(axis=2)
-            candidates[:, pool + 1 :] = np.where(seen, -1, extra)
+            candidates[:, pool + 1 : pool + 1 + take] = np.where(seen, -1, extra)
         valid = candidates >= 0
         if semantic and self._vectors is not None and query_vectors is not None:
             vectors = self._vectors[np.where(valid, candidates, 0)]  # queries x width x dim

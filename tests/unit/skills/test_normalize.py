@@ -8,8 +8,10 @@ lexical Recall@1 0.72; hybrid Recall@1 0.76, Recall@5 0.87 (benchmarks/normalize
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import random
+from collections.abc import Sequence
 from importlib.resources import files
 
 import numpy as np
@@ -155,3 +157,28 @@ def test_quality_floor_on_held_out_alternative_labels(
     assert hybrid_r5 >= 0.82, hybrid_r5
     assert lexical_r1 >= 0.64, lexical_r1
     assert hybrid_r1 > lexical_r1  # the semantic tier earns its place
+
+
+def test_any_encoder_can_be_the_semantic_tier() -> None:
+    class Synonyms:
+        """Maps 'attorney' and 'lawyer' onto the same axis: no letters shared."""
+
+        def encode(self, texts: Sequence[str]) -> np.ndarray:
+            rows = [[1.0, 0.0] if ("lawyer" in t or "attorney" in t) else [0.0, 1.0] for t in texts]
+            return np.asarray(rows, dtype=np.float32)
+
+    index = SkillIndex(
+        [IndexEntry("law", "attorney"), IndexEntry("weld", "welding")],
+        embedding=Synonyms(),
+        lexical_weight=0.0,
+    )
+    assert index.search("lawyer", k=1, exhaustive=True)[0].id == "law"
+
+
+def test_the_heavy_tier_says_what_to_install_when_missing() -> None:
+    from merito.skills import heavy
+
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        pytest.skip("sentence-transformers is installed here")
+    with pytest.raises(ImportError, match="pip install sentence-transformers"):
+        heavy.SentenceTransformerEncoder("all-MiniLM-L6-v2")
