@@ -103,6 +103,7 @@ def _wallet(page: Page, *, error: str | None = None, status: int = 200) -> Respo
         "items": items,
         "added": page.request.query_params.get("added"),
         "removed": page.request.query_params.get("removed") == "1",
+        "checked": page.request.query_params.get("checked"),
         "error": error,
     }
     return render(page, "wallet.html", values, status=status)
@@ -202,3 +203,20 @@ async def wallet_delete(request: Request, item_id: str) -> Response:
     except NotFound:
         return _wallet(page, error=page.gettext("This item is not in your wallet."), status=404)
     return see_other(page, WALLET_PATH + "?removed=1")
+
+
+@router.post(WALLET_PATH + "/{item_id}/verify")
+async def wallet_verify(request: Request, item_id: str) -> Response:
+    """Verify the item again now (its issuer may have revoked it since) and store the result."""
+    page = page_for(request)
+    if page.viewer.actor is None:
+        return _login_first(page, WALLET_PATH)
+    fields = await _checked_form(request, page)
+    if fields is None:
+        return _wallet(page, error=csrf_error(page.gettext), status=403)
+    actor = page.viewer.actor
+    try:
+        await run_in_threadpool(wallet.get_item, session.get_platform(request), actor, item_id[:36])
+    except NotFound:
+        return _wallet(page, error=page.gettext("This item is not in your wallet."), status=404)
+    return see_other(page, f"{WALLET_PATH}?checked={item_id[:36]}")

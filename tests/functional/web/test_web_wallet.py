@@ -22,6 +22,7 @@ from merito.services import accounts, credentials, demo
 from merito.services.platform import Actor, Platform
 from merito.storage import KeyStore, create_engine_for, session_factory
 from merito.storage.tables import OutboxRow
+from merito.storage.tables_wallet import WalletItemRow
 
 BASE = "https://merito.test"
 PASSWORD = "correct horse battery staple"
@@ -126,6 +127,21 @@ def test_the_emailed_link_claims_into_the_wallet(site: Any) -> None:
     assert "The credential is in your wallet." in wallet_page.text
     assert "SQL Fundamentals" in wallet_page.text
     assert "pill-ok" in wallet_page.text
+    # the issuer revokes it; checking again from the page shows it
+    item_id = claimed.headers["location"].rsplit("=", 1)[1]
+    with platform.reading() as session:
+        row_id = session.scalars(
+            select(WalletItemRow.credential_row_id).where(WalletItemRow.id == item_id)
+        ).one()
+    assert row_id is not None
+    credentials.revoke(platform, owner, org_id=seed.org_id, credential_id=row_id, reason="typo")
+    again = browser.request(
+        "POST", f"/wallet/{item_id}/verify", data={"csrf_token": browser.csrf("/wallet")}
+    )
+    assert again.status_code == 303
+    checked = browser.request("GET", again.headers["location"]).text
+    assert "Checked just now." in checked
+    assert "pill-bad" in checked
     # the demo learner's claimed link cannot be taken by this account
     ada_link = claim_path(platform, demo.DEMO_LEARNERS[0])
     refused = browser.request("POST", ada_link, data={"csrf_token": browser.csrf(ada_link)})
