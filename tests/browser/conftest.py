@@ -124,8 +124,10 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Any]:
+    # per module, not per session: while Playwright's sync API is open it runs an asyncio
+    # loop in this thread, and every later test calling anyio.run / asyncio.run would fail
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -175,6 +177,8 @@ def pages(browser: Any, site: Site) -> Iterator[Pages]:
     opened = Pages(browser, site)
     try:
         yield opened
-        assert opened.console_errors == [], "the browser reported errors (CSP, scripts)"
+        assert opened.console_errors == [], (
+            f"the browser reported errors (CSP, scripts): {opened.console_errors}"
+        )
     finally:
         opened.close()

@@ -126,6 +126,7 @@ def test_a_baked_png_is_dropped_in_and_verified(pages: Any, site: Any, tmp_path:
     expect(page.locator("[data-file-name]")).to_have_text("badge.png")
     page.get_by_role("button", name="Verify", exact=True).click()
     expect(page.get_by_role("heading", name="Valid credential")).to_be_visible()
+    expect(page.locator(".verdict-source")).to_have_text("From the badge image badge.png")
     assert outcomes(page)["proof"] == "pass"
     screenshot(page, "verify-baked-png")
 
@@ -169,6 +170,7 @@ def test_a_qr_link_verifies_at_once_and_works_without_javascript(
     page.goto("/verify?url=" + credential_url)
     assert verdict(page) == "valid"
     assert outcomes(page)["status"] == "pass"
+    expect(page.locator(".verdict-source")).to_have_text(f"From {credential_url}")
     expect(page.get_by_label("Or its web address")).to_have_value(credential_url)
     # the plain form post, no htmx: the whole page comes back with the result
     page.get_by_label("Or its web address").fill("")

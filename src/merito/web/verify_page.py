@@ -95,6 +95,7 @@ def _result(
     error: str | None,
     text: str = "",
     url: str = "",
+    source: str | None = None,
 ) -> Response:
     base_url = session.get_platform(page.request).base_url
     values: dict[str, Any] = {
@@ -102,6 +103,7 @@ def _result(
         "error": error,
         "text": text,
         "url": url,
+        "source": source,
     }
     if page.htmx:  # the fragment only; 200 so htmx swaps an error in too
         return render(page, "_verify_result.html", values)
@@ -119,7 +121,8 @@ async def verify_page(request: Request) -> Response:
         report = await run_in_threadpool(_verify, request, body)
     except _InputError as e:
         return _result(page, report=None, error=str(e), url=url[:_MAX_URL])
-    return _result(page, report=report, error=None, url=url[:_MAX_URL])
+    source = page.gettext("From %(address)s") % {"address": url[:200]}
+    return _result(page, report=report, error=None, url=url[:_MAX_URL], source=source)
 
 
 async def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -146,20 +149,29 @@ async def verify_submit(request: Request) -> Response:
             text = str(form.get("text") or "").strip()
             url = str(form.get("url") or "").strip()
             data = b""
+            filename = ""
             if isinstance(upload, UploadFile) and upload.filename:
+                filename = upload.filename[:200]
                 try:
                     data = await _read_upload(upload, MAX_IMAGE_BYTES)
                 except _InputError:
                     raise _InputError(_("That file is too large (5 MB at most).")) from None
-        if data:
-            document: str | bytes = _from_image(data, _).encode() if _is_image(data) else data
+        if data and _is_image(data):
+            document: str | bytes = _from_image(data, _).encode()
+            source = _("From the badge image %(name)s") % {"name": filename}
+        elif data:
+            document = data
+            source = _("From the file %(name)s") % {"name": filename}
         elif text.startswith(("https://", "http://")) and "\n" not in text:
             url, text = text, ""
             document = await run_in_threadpool(_fetch, request, url, _)
+            source = _("From %(address)s") % {"address": url[:200]}
         elif text:
             document = text
+            source = _("From the pasted text")
         elif url:
             document = await run_in_threadpool(_fetch, request, url, _)
+            source = _("From %(address)s") % {"address": url[:200]}
         else:
             raise _InputError(_("Choose a file, paste a credential or enter its web address."))
         report = await run_in_threadpool(_verify, request, document)
@@ -168,4 +180,11 @@ async def verify_submit(request: Request) -> Response:
     except HTTPException as e:  # a malformed multipart body or a part over the limit
         reason = _("The form could not be read: %(reason)s") % {"reason": e.detail}
         return _result(page, report=None, error=reason)
-    return _result(page, report=report, error=None, text=text[:100_000], url=url[:_MAX_URL])
+    return _result(
+        page,
+        report=report,
+        error=None,
+        text=text[:100_000],
+        url=url[:_MAX_URL],
+        source=source,
+    )
