@@ -578,7 +578,7 @@ def skill_search(request: Request, slug: str, skill_q: str = "") -> Response:
         skill_q=text,
         matches=matches,
         error=error,
-        picked=request.query_params.getlist("alignment_url"),
+        picked=[a["url"] for a in _alignments_from(request.query_params)],
         alignment_value=alignment_value,
     )
     return render(ctx.page, "studio/_skill_results.html", values)

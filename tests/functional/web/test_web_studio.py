@@ -53,7 +53,9 @@ def test_the_studio_needs_a_member(site: tuple[Any, demo.DemoSeed, Platform]) ->
     assert response.status_code == 303
     assert response.headers["location"] == f"/login?next={_studio(seed)}"
     # a signed-in stranger sees no trace of the organisation
-    accounts.register(platform, email="stranger@example.org", password="a long passphrase!", ip=None)
+    accounts.register(
+        platform, email="stranger@example.org", password="a long passphrase!", ip=None
+    )
     stranger = Browser(app)
     stranger.log_in("stranger@example.org", "a long passphrase!")
     response = stranger.get(_studio(seed, "/credentials"))
@@ -226,7 +228,9 @@ def test_bulk_csv_reports_every_row_and_never_issues_twice(
     first = run()
     assert re.search(r'data-testid="bulk-issued">2<', first)
     assert re.search(r'data-testid="bulk-rejected">2<', first)
-    assert "<td>3</td>" in first and "<td>4</td>" in first  # the rejected rows, by line number
+    # the rejected rows, by line number
+    assert "<td>3</td>" in first
+    assert "<td>4</td>" in first
     second = run()
     assert re.search(r'data-testid="bulk-issued">0<', second)
     assert re.search(r'data-testid="bulk-duplicates">2<', second)

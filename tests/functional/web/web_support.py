@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,10 @@ class Browser:
                 self.cookies = client.cookies
                 return response
 
-        return anyio.run(send)
+        # in a thread of its own: Playwright's sync API (the browser tests, same session) keeps
+        # an event loop running in the main thread, where anyio.run would refuse to start
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(anyio.run, send).result()
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
