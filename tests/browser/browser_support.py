@@ -15,6 +15,13 @@ AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct horse battery staple"
+#: the innermost elements sticking out of the viewport (to say what to fix)
+_WIDEST = """(limit) => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > limit + 1
+        && ![...e.children].some(c => c.getBoundingClientRect().right > limit + 1))
+    .slice(0, 5)
+    .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+        + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -26,7 +33,9 @@ def screenshot(page: Any, name: str) -> None:
         page.set_viewport_size(size)
         # responsive: nothing wider than the screen (no sideways scrolling on a phone)
         width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= size["width"], f"{name} is {width}px wide at {label} width"
+        if width > size["width"]:
+            wide = page.evaluate(_WIDEST, size["width"])
+            raise AssertionError(f"{name} is {width}px wide at {label} width: {wide}")
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         if label == "phone" and AXE.exists():  # the phone layout is checked too
             violations = axe_violations(page)
