@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
-import httpx
 import pytest
+from web_support import BASE, PASSWORD, Browser
 
 from merito.asgi import create_app
 from merito.config import Settings
@@ -23,46 +22,6 @@ from merito.services import demo
 from merito.services.platform import Platform
 from merito.storage import KeyStore, create_engine_for, session_factory
 from merito.web.rendering import PAGE_CSP
-
-BASE = "https://merito.test"
-PASSWORD = "correct horse battery staple"
-
-
-class Browser:
-    """A cookie-keeping client on the app (httpx's ASGI transport)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.cookies = httpx.Cookies()
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=True)
-            async with httpx.AsyncClient(
-                transport=transport, base_url=BASE, cookies=self.cookies
-            ) as client:
-                response = await client.request(method, url, **kwargs)
-                await response.aread()
-                self.cookies = client.cookies
-                return response
-
-        return anyio.run(send)
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def csrf(self, path: str = "/login") -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', self.get(path).text)
-        assert match is not None
-        return match.group(1)
-
-    def log_in(self, email: str) -> httpx.Response:
-        return self.post(
-            "/login", data={"email": email, "password": PASSWORD, "csrf_token": self.csrf()}
-        )
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 from sqlalchemy import select
+from web_support import BASE, PASSWORD, Browser
 
 from merito.asgi import create_app
 from merito.config import Settings
@@ -24,42 +23,8 @@ from merito.storage import KeyStore, create_engine_for, session_factory
 from merito.storage.tables import OutboxRow
 from merito.storage.tables_wallet import WalletItemRow
 
-BASE = "https://merito.test"
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 BLOCKCERTS = FIXTURES / "blockcerts/cert-verifier-js/fixtures/v2/mocknet-valid-2.0.json"
-
-
-class Browser:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.cookies = httpx.Cookies()
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=True)
-            async with httpx.AsyncClient(
-                transport=transport, base_url=BASE, cookies=self.cookies
-            ) as client:
-                response = await client.request(method, url, **kwargs)
-                await response.aread()
-                self.cookies = client.cookies
-                return response
-
-        return anyio.run(send)
-
-    def csrf(self, path: str) -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', self.request("GET", path).text)
-        assert match is not None
-        return match.group(1)
-
-    def log_in(self, email: str) -> None:
-        response = self.request(
-            "POST",
-            "/login",
-            data={"email": email, "password": PASSWORD, "csrf_token": self.csrf("/login")},
-        )
-        assert response.status_code == 303, response.text
 
 
 @pytest.fixture(scope="module")

@@ -61,9 +61,11 @@ class Browser:
         return match.group(1)
 
     def log_in(self, email: str, password: str = PASSWORD) -> httpx.Response:
-        return self.post(
+        response = self.post(
             "/login", data={"email": email, "password": password, "csrf_token": self.csrf()}
         )
+        assert response.status_code == 303, response.text
+        return response
 
 
 @contextmanager
