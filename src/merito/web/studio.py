@@ -20,6 +20,7 @@ from merito.services import accounts, catalog, credentials
 from merito.services import skills as skill_service
 from merito.services.accounts import Organisation
 from merito.services.catalog import AchievementView
+from merito.services.platform import Actor, Platform
 from merito.web import session
 from merito.web.i18n import Gettext
 from merito.web.pages import csrf_error, see_other
@@ -52,11 +53,13 @@ class StudioContext:
         self.org = org
 
     @property
-    def actor(self) -> Any:
-        return self.page.viewer.actor
+    def actor(self) -> Actor:
+        actor = self.page.viewer.actor
+        assert actor is not None  # studio_context only builds one for a signed-in member
+        return actor
 
     @property
-    def platform(self) -> Any:
+    def platform(self) -> Platform:
         return session.get_platform(self.page.request)
 
     def url(self, suffix: str = "") -> str:

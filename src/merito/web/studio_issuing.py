@@ -444,31 +444,13 @@ def credential_action(
     if action == "revoke" and not reason.strip():
         errors = {"reason": _("Say why it is revoked: the reason is kept in the audit log.")}
         return _credential_page(ctx, credential_id, errors=errors, status=422)
+    target = {"org_id": ctx.org.id, "credential_id": credential_id}
     try:
         if action == "revoke":
-            credentials.revoke(
-                ctx.platform,
-                ctx.actor,
-                org_id=ctx.org.id,
-                credential_id=credential_id,
-                reason=reason,
-            )
-        elif action == "suspend":
-            credentials.suspend(
-                ctx.platform,
-                ctx.actor,
-                org_id=ctx.org.id,
-                credential_id=credential_id,
-                reason=reason or None,
-            )
+            credentials.revoke(ctx.platform, ctx.actor, **target, reason=reason)
         else:
-            credentials.unsuspend(
-                ctx.platform,
-                ctx.actor,
-                org_id=ctx.org.id,
-                credential_id=credential_id,
-                reason=reason or None,
-            )
+            change = credentials.suspend if action == "suspend" else credentials.unsuspend
+            change(ctx.platform, ctx.actor, **target, reason=reason or None)
     except PermissionDenied as e:
         return refused(ctx, e, section="credentials")
     except (InvalidInput, Conflict, NotFound) as e:
