@@ -211,7 +211,7 @@ def test_topics_without_a_handler_stay_pending_untouched(
     platform: Platform, seed_org: Seed, mailer: MemoryMailer
 ) -> None:
     org = seed_org()
-    webhook = put(platform, org.org_id, topic="webhook.credential_issued", key="wh", payload={})
+    webhook = put(platform, org.org_id, topic="sms.credential_issued", key="sms", payload={})
     leaf = put(platform, org.org_id, topic="ledger.leaf", key="leaf", payload={"h": "00"})
     # a topic that merely starts like a handled one is not handled
     lookalike = put(platform, org.org_id, topic="emailer.x", key="lookalike", payload={})
@@ -219,7 +219,7 @@ def test_topics_without_a_handler_stay_pending_untouched(
     stats = deliver_due(platform, worker_id="w")
     assert (stats.claimed, stats.delivered) == (1, 1)
     assert outbox.unhandled_topics(platform) == {
-        "webhook.credential_issued": 1,
+        "sms.credential_issued": 1,
         "ledger.leaf": 1,
         "emailer.x": 1,
     }

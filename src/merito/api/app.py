@@ -23,19 +23,25 @@ from merito.api.problems import (
 )
 from merito.api.routers import accounts as account_routes
 from merito.api.routers import achievements as achievement_routes
+from merito.api.routers import analytics as analytics_routes
 from merito.api.routers import anchors as anchor_routes
+from merito.api.routers import assessment as assessment_routes
 from merito.api.routers import credentials as credential_routes
 from merito.api.routers import hiring as hiring_routes
+from merito.api.routers import integrations as integration_routes
 from merito.api.routers import issuers as issuer_routes
 from merito.api.routers import log as log_routes
 from merito.api.routers import meta, verify
 from merito.api.routers import oauth as oauth_routes
 from merito.api.routers import ob3 as ob3_routes
 from merito.api.routers import outbox as outbox_routes
+from merito.api.routers import pathways as pathway_routes
 from merito.api.routers import sharing as sharing_routes
 from merito.api.routers import skills as skill_routes
 from merito.api.routers import status as status_routes
+from merito.api.routers import trust as trust_routes
 from merito.api.routers import wallet as wallet_routes
+from merito.api.routers import workforce as workforce_routes
 from merito.api.schemas import Problem
 from merito.config import Settings, load_settings
 from merito.services.platform import Platform
@@ -91,6 +97,18 @@ def create_app(
     app.include_router(ob3_routes.router)  # /ims/ob/v3p0: the 1EdTech OB 3.0 API
     app.include_router(log_routes.router)  # /log/v1: the transparency log (RFC 6962 style)
     app.include_router(anchor_routes.router)  # /log/v1/anchors: Ethereum anchors
+    app.include_router(pathway_routes.router, prefix=API_PREFIX)
+    app.include_router(pathway_routes.public_router)
+    app.include_router(integration_routes.router, prefix=API_PREFIX)
+    app.include_router(integration_routes.public_router)
+    app.include_router(assessment_routes.router, prefix=API_PREFIX)
+    app.include_router(assessment_routes.public_router)
+    app.include_router(trust_routes.router, prefix=API_PREFIX)
+    app.include_router(trust_routes.public_router)
+    app.include_router(workforce_routes.router, prefix=API_PREFIX)
+    app.include_router(workforce_routes.public_router)
+    app.include_router(analytics_routes.router, prefix=API_PREFIX)
+    app.include_router(analytics_routes.public_router)
     app.include_router(docs.router)
     # add_middleware prepends: the headers wrap the 500 handler, so a 500 gets them too
     app.add_middleware(InternalErrorMiddleware)

@@ -19,7 +19,7 @@ Delivery is at least once: a crash between the send and step 3 sends the message
 the lease expires. Every email carries its idempotency key (header ``Merito-Idempotency-Key``
 and a Message-ID derived from it), so the receiving side can drop the duplicate.
 
-Topics with no registered handler (``webhook.*``, ``ledger.leaf`` until their workers exist)
+Topics with no registered handler (``ledger.leaf``: the sealer reads those rows itself)
 are never claimed: they stay pending, untouched, and the worker logs how many are waiting.
 Delivery is not a user mutation, so it is logged (logger ``merito.outbox``), not audited; an
 admin's retry is audited.
@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from merito.domain.ports import OutgoingEmail
 from merito.errors import Conflict, DeliveryError, InvalidInput, MeritoError, NotFound
-from merito.services import anchoring
+from merito.services import anchoring, events
 from merito.services.platform import Actor, Permission, Platform, audit, authorize
 from merito.storage.tables_delivery import DELIVERY_STATES, DeliveryState, OutboxRow, state_filter
 
@@ -153,6 +153,7 @@ DEFAULT_HANDLERS: Final = HandlerRegistry()
 DEFAULT_HANDLERS.register("email.*", send_email)
 DEFAULT_HANDLERS.register(anchoring.ANCHOR_TOPIC, anchoring.anchor_batch)
 DEFAULT_HANDLERS.register(anchoring.CONFIRM_TOPIC, anchoring.confirm_anchor)
+DEFAULT_HANDLERS.register("webhook.*", events.dispatch)  # domain events -> listeners
 
 
 # --- retry policy --------------------------------------------------------------------------------

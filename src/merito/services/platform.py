@@ -58,6 +58,10 @@ class Permission(enum.StrEnum):
     ORG_DELETE = "org:delete"
     ROLES_WRITE = "roles:write"
     CANDIDATES_READ = "candidates:read"
+    APPLICATIONS_ASSESS = "applications:assess"
+    ENDORSEMENTS_MANAGE = "endorsements:manage"
+    WORKFORCE_READ = "workforce:read"
+    ANALYTICS_READ = "analytics:read"
 
 
 _VIEWER: Final = frozenset({Permission.ORG_READ, Permission.CREDENTIALS_READ})
@@ -67,17 +71,24 @@ _STAFF: Final = _VIEWER | {
     Permission.CREDENTIALS_REVOKE,
     Permission.ROLES_WRITE,
     Permission.CANDIDATES_READ,
+    Permission.APPLICATIONS_ASSESS,
+    Permission.ANALYTICS_READ,
 }
+#: reviews applications against rubrics; sees the programme, issues nothing itself
+_ASSESSOR: Final = _VIEWER | {Permission.APPLICATIONS_ASSESS}
 _ADMIN: Final = _STAFF | {
     Permission.PROFILE_WRITE,
     Permission.MEMBERS_MANAGE,
     Permission.KEYS_MANAGE,
     Permission.INTEGRATIONS_MANAGE,
     Permission.AUDIT_READ,
+    Permission.ENDORSEMENTS_MANAGE,
+    Permission.WORKFORCE_READ,
 }
 #: role -> permissions; the roles are the CHECK vocabulary of ``memberships.role``
 ROLE_PERMISSIONS: Final[Mapping[str, frozenset[Permission]]] = {
     "viewer": _VIEWER,
+    "assessor": _ASSESSOR,
     "issuer_staff": _STAFF,
     "admin": _ADMIN,
     "owner": frozenset(Permission),

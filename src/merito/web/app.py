@@ -14,14 +14,20 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from merito.web import (
+    assessment_page,
     credential_page,
+    employer_page,
+    integrations_page,
     pages,
+    pathways_page,
     portfolio_page,
     sharing_page,
     studio,
     studio_issuing,
+    trust_page,
     verify_page,
     wallet_page,
+    workforce_page,
 )
 from merito.web.rendering import page_for, render
 
@@ -76,6 +82,12 @@ def install(app: FastAPI) -> None:
     app.include_router(sharing_page.router)  # /sharing: portfolio settings, links, downloads
     app.include_router(studio.router)  # /studio/{slug}: dashboard, achievements
     app.include_router(studio_issuing.router)  # issue, bulk, credentials, API keys
+    app.include_router(pathways_page.router)
+    app.include_router(integrations_page.router)
+    app.include_router(assessment_page.router)
+    app.include_router(trust_page.router)
+    app.include_router(workforce_page.router)
+    app.include_router(employer_page.router)
     app.state.credential_page = credential_page.render_public
     app.state.portfolio_page = portfolio_page.render_portfolio  # /p/{handle} for browsers
     app.state.share_page = portfolio_page.render_share  # /s/{token} for browsers

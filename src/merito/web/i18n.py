@@ -1,8 +1,9 @@
 """The pages' languages: message catalogs (gettext, via Babel) and picking a language per request.
 
-Catalogs are the ``.po`` files under ``locale/<lang>/LC_MESSAGES/messages.po``; they are compiled
-in memory the first time a language is used (no build step: a fresh clone or an installed wheel
-works as is). English is the source language. The language of a request is, in order: a
+Catalogs are the ``.po`` files under ``locale/<lang>/LC_MESSAGES/``: ``messages.po`` plus one
+file per feature area (``pathways.po``...), merged in name order so that areas can be translated
+without touching one shared file. They are compiled in memory the first time a language is
+used (no build step: a fresh clone or an installed wheel works as is). English is the source language. The language of a request is, in order: a
 ``?lang=`` query parameter (which the page then remembers in the ``merito_lang`` cookie), that
 cookie, the browser's ``Accept-Language``, English.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -25,6 +27,7 @@ __all__ = [
     "LANGUAGES",
     "LANG_COOKIE",
     "Gettext",
+    "merged_catalog",
     "negotiate",
     "translations",
 ]
@@ -45,15 +48,31 @@ def translations(lang: str) -> NullTranslations:
     """The compiled catalog of ``lang`` (a null catalog for the source language)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
-    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if lang == DEFAULT_LANGUAGE or not po.exists():
+    if lang == DEFAULT_LANGUAGE:
         return NullTranslations()
-    with _lock, po.open("rb") as f:
-        catalog = read_po(f, locale=lang)
+    catalog = merged_catalog(lang)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
     buffer.seek(0)
     return Translations(fp=buffer)
+
+
+def merged_catalog(lang: str) -> Catalog:
+    """Every ``.po`` file of ``lang`` as one catalog (``messages.po`` first, then by name)."""
+    folder = LOCALE_DIR / lang / "LC_MESSAGES"
+    files = sorted(folder.glob("*.po"), key=lambda p: (p.name != "messages.po", p.name))
+    merged: Catalog | None = None
+    with _lock:
+        for path in files:
+            with path.open("rb") as f:
+                catalog = read_po(f, locale=lang)
+            if merged is None:
+                merged = catalog
+                continue
+            for message in catalog:
+                if message.id and message.id not in merged:
+                    merged[message.id] = message
+    return merged if merged is not None else Catalog(locale=lang)
 
 
 def _parse_accept_language(header: str) -> list[tuple[float, str]]:
