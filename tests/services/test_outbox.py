@@ -345,7 +345,7 @@ def test_run_worker_delivers_logs_unhandled_topics_and_stops(
 ) -> None:
     org = seed_org()
     put(platform, org.org_id)
-    put(platform, org.org_id, topic="webhook.credential_issued", key="wh", payload={})
+    put(platform, org.org_id, topic="sms.credential_issued", key="sms", payload={})
     stop = threading.Event()
     with caplog.at_level(logging.INFO, logger="merito.outbox"):
         thread = threading.Thread(
@@ -361,7 +361,7 @@ def test_run_worker_delivers_logs_unhandled_topics_and_stops(
         thread.join(10)
     assert not thread.is_alive()
     assert len(mailer.sent) == 1
-    assert "topic webhook.credential_issued: no handler registered, left pending" in caplog.text
+    assert "topic sms.credential_issued: no handler registered, left pending" in caplog.text
     assert "worker stopped worker=loop" in caplog.text
 
 
@@ -394,7 +394,7 @@ def test_admins_list_and_retry_dead_letters(
     dead = put(platform, org.org_id, key="dead")
     mailer.fail_next(DeliveryError("550 mailbox unavailable", transient=False, smtp_code=550))
     deliver_due(platform, worker_id="w")
-    pending = put(platform, org.org_id, topic="webhook.x", key="pending", payload={})
+    pending = put(platform, org.org_id, topic="sms.x", key="pending", payload={})
     delivered = put(platform, org.org_id, key="ok", payload=email_payload(2))
     deliver_due(platform, worker_id="w")
 
