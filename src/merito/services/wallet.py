@@ -61,9 +61,15 @@ from merito.formats.did_key import parse_did_key
 from merito.formats.json_depth import too_deep
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.services import issuers, status_lists
-from merito.services.platform import Actor, Platform, audit, new_id
+from merito.services.platform import Actor, Platform, audit, enqueue, new_id
 from merito.services.platform_verification import PlatformFetcher
-from merito.storage.tables import AuditLogRow, CredentialRow, OrganisationRow, UserRow
+from merito.storage.tables import (
+    AuditLogRow,
+    CredentialRow,
+    OrganisationRow,
+    OutboxRow,
+    UserRow,
+)
 from merito.storage.tables_issuance import CredentialClaimRow
 from merito.storage.tables_wallet import WalletItemRow
 from merito.verification import VerifyOptions, verify
@@ -784,6 +790,31 @@ def _issued_received(row: CredentialRow) -> _Received:
 _CLAIM_ACTION: Final = "wallet.claim_link_redeemed"
 
 
+def _claimed_event(
+    session: Session, platform: Platform, *, credential: CredentialRow, user_id: str, item_id: str
+) -> None:
+    """Queues ``webhook.credential.claimed``: the credential is now the account's (pathways
+    re-evaluate, outgoing webhooks forward it). Once per credential and account."""
+    key = f"webhook.credential.claimed:{credential.id}:{user_id}"
+    if session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)) is not None:
+        return
+    enqueue(
+        session,
+        topic="webhook.credential.claimed",
+        payload={
+            "event": "credential.claimed",
+            "org_id": credential.org_id,
+            "credential_row_id": credential.id,
+            "credential_id": credential.credential_id,
+            "user_id": user_id,
+            "wallet_item_id": item_id,
+            "occurred_at": platform.clock.now().isoformat(),
+        },
+        idempotency_key=key,
+        org_id=credential.org_id,
+    )
+
+
 def claim(platform: Platform, actor: Actor, token: str) -> WalletItem:
     """Redeem a claim link's token: the credential goes into the caller's wallet.
 
@@ -868,6 +899,9 @@ def claim(platform: Platform, actor: Actor, token: str) -> WalletItem:
                 org_id=None,
                 target=f"claim:{row.id}",
                 details={**proof, "wallet_item_id": item.id},
+            )
+            _claimed_event(
+                session, platform, credential=credential, user_id=user_id, item_id=item.id
             )
         return item
 
@@ -980,8 +1014,14 @@ def claim_did(platform: Platform, actor: Actor, *, proof: str) -> list[WalletIte
             target=did,
             details={"credentials": len(reports)},
         )
-        return [
-            _store(
+        held = set(
+            session.scalars(
+                select(WalletItemRow.credential_row_id).where(WalletItemRow.user_id == user_id)
+            )
+        )
+        items = []
+        for row_id, received, report in reports:
+            item = _store(
                 platform,
                 actor,
                 user_id=user_id,
@@ -992,8 +1032,13 @@ def claim_did(platform: Platform, actor: Actor, *, proof: str) -> list[WalletIte
                 details={"proof": "signed did:key challenge", "did": did},
                 session=session,
             )
-            for row_id, received, report in reports
-        ]
+            credential = session.get(CredentialRow, row_id)
+            if row_id not in held and credential is not None:
+                _claimed_event(
+                    session, platform, credential=credential, user_id=user_id, item_id=item.id
+                )
+            items.append(item)
+        return items
 
 
 # --- seeding ----------------------------------------------------------------------------------
