@@ -55,7 +55,7 @@ NAMING_CONVENTION: Final = {
 }
 
 ORG_KINDS: Final = ("issuer", "employer")
-ROLES: Final = ("owner", "admin", "issuer_staff", "viewer")
+ROLES: Final = ("owner", "admin", "issuer_staff", "viewer", "assessor")
 KEY_STATUSES: Final = ("active", "retired")
 ACHIEVEMENT_STATUSES: Final = ("draft", "published", "archived")
 STATUS_PURPOSES: Final = ("revocation", "suspension")

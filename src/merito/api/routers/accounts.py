@@ -21,7 +21,7 @@ from merito.services.platform import Permission
 
 router = APIRouter(tags=["accounts"])
 
-RoleIn = Literal["owner", "admin", "issuer_staff", "viewer"]
+RoleIn = Literal["owner", "admin", "issuer_staff", "viewer", "assessor"]
 OrgId = Annotated[str, Path(max_length=36, description="The organisation's id.")]
 UserId = Annotated[str, Path(max_length=36, description="The member's user id.")]
 KeyId = Annotated[str, Path(max_length=36, description="The API key's id.")]
