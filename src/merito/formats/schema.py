@@ -41,6 +41,7 @@ __all__ = [
     "check_vc2_core",
     "validate_achievement_credential",
     "validate_against_schema",
+    "validate_endorsement_credential",
 ]
 
 _SCHEMA_FILE: Final = "ob_v3p0_achievementcredential_schema.json"
@@ -307,13 +308,47 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
 
 def validate_against_schema(doc: Any) -> list[SchemaIssue]:
     """Issues of ``doc`` against the official OB 3.0 AchievementCredential JSON Schema."""
+    return _issues(doc, _plan(), _validator(), _fast_is_valid())
+
+
+_ENDORSEMENT_REF: Final = OB3_SCHEMA_ID + "#/$defs/EndorsementCredential"
+
+
+@cache
+def _endorsement_validator() -> Draft201909Validator:
+    # the EndorsementCredential definition of the bundled schema (the same definition 1EdTech
+    # publishes as ob_v3p0_endorsementcredential_schema.json), through the same local registry
+    root = {"$schema": "https://json-schema.org/draft/2019-09/schema", "$ref": _ENDORSEMENT_REF}
+    registry: Registry[Any] = Registry().with_resource(
+        OB3_SCHEMA_ID, DRAFT201909.create_resource(_schema())
+    )
+    return Draft201909Validator(root, registry=registry)
+
+
+@cache
+def _endorsement_plan() -> _Plan:
+    return _compile_plan({"$defs": _schema()["$defs"], "$ref": "#/$defs/EndorsementCredential"})
+
+
+def validate_endorsement_credential(doc: Any) -> list[SchemaIssue]:
+    """Every issue of ``doc`` as an OB 3.0 EndorsementCredential (the official schema's
+    definition, then the VC 2.0 core rules). Empty means conforming."""
+    issues = _issues(doc, _endorsement_plan(), _endorsement_validator(), None)
+    return [*issues, *check_vc2_core(doc)]
+
+
+def _issues(
+    doc: Any,
+    plan: _Plan,
+    validator: Draft201909Validator,
+    fast: Callable[[Any], bool] | None,
+) -> list[SchemaIssue]:
     wrapped: set[Path] = set()
-    coerced = _coerce(doc, _plan(), (), wrapped)
-    fast = _fast_is_valid()
+    coerced = _coerce(doc, plan, (), wrapped)
     if fast is not None and fast(coerced):
         return []
     issues: dict[tuple[str, str], SchemaIssue] = {}
-    for error in _validator().iter_errors(coerced):
+    for error in validator.iter_errors(coerced):
         for leaf in _leaf_errors(error):
             path = _original_path(leaf.absolute_path, wrapped)
             message = _message(leaf)

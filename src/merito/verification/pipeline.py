@@ -35,8 +35,12 @@ from merito.errors import FetchError, MeritoError
 from merito.formats.contexts import bundled_urls
 from merito.formats.json_depth import too_deep
 from merito.formats.multibase import b64url_decode
-from merito.formats.schema import validate_achievement_credential
+from merito.formats.schema import (
+    validate_achievement_credential,
+    validate_endorsement_credential,
+)
 from merito.formats.status_list import MIN_LIST_BITS, decode_status_list, status_at
+from merito.formats.trust_registry import TrustRegistry
 from merito.proofs import data_integrity
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.proofs.vc_jwt import JwtResult, verify_jwt
@@ -115,6 +119,9 @@ class VerifyOptions:
     expected_issuer: str | None = None
     status_retrieval_outcome: Outcome = Outcome.WARNING
     checks: tuple[CheckSpec, ...] | None = None
+    #: the verifying party's chosen trust registries, parsed and signature-checked
+    #: (``merito.verification.trust``: the ``trust`` check reads them)
+    trust_registries: tuple[TrustRegistry, ...] = ()
 
 
 @dataclass(slots=True)
@@ -611,14 +618,21 @@ def check_schema(state: VerificationState) -> Check:
             "The credential is malformed: " + "; ".join(problems) + ".",
             problems=problems,
         )
-    if not is_ob:
+    is_endorsement = state.format == "ob-3.0" and "EndorsementCredential" in state.types
+    if is_endorsement and not is_ob:
+        title = "It follows the Open Badges 3.0 rules"
+    elif not is_ob:
         return _check(
             "schema",
             Outcome.PASS,
             title,
             "It has an issuer, a subject and well-formed dates (the W3C VC Data Model basics).",
         )
-    issues = validate_achievement_credential(credential)
+    issues = (
+        validate_achievement_credential(credential)
+        if is_ob
+        else validate_endorsement_credential(credential)
+    )
     if issues:
         first = issues[0]
         more = (
