@@ -21,7 +21,7 @@ from merito.domain.verification import VerificationReport
 from merito.errors import FetchError, InvalidInput, NotFound
 from merito.formats.json_depth import too_deep
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import credentials, issuers, status_lists, verifying
+from merito.services import analytics, credentials, issuers, status_lists, verifying
 from merito.services.platform import Platform
 from merito.verification import VerifyOptions
 
@@ -129,9 +129,12 @@ def options_for(
 def verify_as_platform(
     platform: Platform, document: str | bytes, base: VerifyOptions
 ) -> VerificationReport:
-    """Every check, as this platform sees the world (see ``options_for``)."""
+    """Every check, as this platform sees the world (see ``options_for``). A verification of
+    one of this platform's credentials is counted for its issuer's dashboard."""
     options = options_for(platform, base, issuer=_claimed_issuer(document))
-    return verifying.verify_document(document, options)
+    report = verifying.verify_document(document, options)
+    analytics.record_verification(platform, report)
+    return report
 
 
 def fetch_credential(platform: Platform, url: str, *, max_bytes: int) -> bytes:
