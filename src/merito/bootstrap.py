@@ -199,7 +199,11 @@ def platform(
         base_url=settings.base_url,
         fetcher=fetcher_ if fetcher_ is not None else fetcher(settings),
         status_list_size=settings.status_list_size,
-        extras={**_ethereum_extras(settings), "log_key": log_key(master)},
+        extras={
+            **_ethereum_extras(settings),
+            "log_key": log_key(master),
+            "workforce_min_group_size": settings.workforce_min_group_size,
+        },
     )
 
 

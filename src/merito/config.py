@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     #: seconds a transaction may stay unmined before it is replaced at a higher gas price
     ethereum_stuck_after: float = Field(default=600.0, gt=0)
 
+    # --- workforce analytics (docs/workforce.md) -----------------------------------------------
+    #: k-anonymity: an aggregate over fewer people than this is suppressed (API, pages, CSV)
+    workforce_min_group_size: int = Field(default=5, ge=2, le=1000)
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'merito.db'}"

@@ -45,7 +45,7 @@ from merito.errors import Conflict, InvalidInput, MeritoError, NotFound
 from merito.formats import jcs, ob3
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
-from merito.services import catalog, issuers, issuing, notifications, status_lists
+from merito.services import catalog, endorsed, issuers, issuing, notifications, status_lists
 from merito.services.issuing import DEFAULT_PROOF_FORMAT, PROOF_FORMATS
 from merito.services.platform import (
     Actor,
@@ -78,9 +78,11 @@ __all__ = [
     "CredentialRecord",
     "PublicCredential",
     "default_workers",
+    "find_by_key",
     "get_credential",
     "issue_bulk",
     "issue_credential",
+    "issue_in",
     "iter_bulk",
     "job_key_of",
     "list_credentials",
@@ -89,6 +91,7 @@ __all__ = [
     "reissue",
     "resolve_org",
     "revoke",
+    "revoke_in",
     "suspend",
     "unsuspend",
 ]
@@ -258,6 +261,8 @@ class _SigningJob:
     status_entry: dict[str, Any]
     valid_until: datetime | None
     evidence: tuple[dict[str, Any], ...]
+    #: OB 3.0 Result entries of credentialSubject.result (assessment awards; bulk: none)
+    results: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +381,7 @@ def _issue(
         held = cache["templates"] = (moment, {})
     templates: dict[Any, dict[str, Any]] = held[1]
     template = templates.get(shape)
-    if template is None or batch.proof_format not in _TEMPLATED_FORMATS:
+    if template is None or batch.proof_format not in _TEMPLATED_FORMATS or job.results:
         issued = issuing.issue_credential(
             achievement=achievement,
             recipient=job.recipient,
@@ -387,10 +392,11 @@ def _issue(
             valid_until=job.valid_until,
             credential_id=job.credential_id,
             evidence=job.evidence,
+            results=job.results,
             credential_status=job.status_entry,
         )
         unsigned = {k: v for k, v in issued.document.items() if k != "proof"}
-        if batch.proof_format in _TEMPLATED_FORMATS:
+        if batch.proof_format in _TEMPLATED_FORMATS and not job.results:
             templates[shape] = unsigned
         return issued.document, issued.jwt, unsigned
     # shallow copies: the shared parts (contexts, issuer, achievement) are never modified
@@ -597,7 +603,8 @@ def _issuer(session: Session, platform: Platform, org: OrganisationRow) -> _Issu
 
 def _achievement(session: Session, *, org_id: str, achievement_id: str) -> _AchievementRef:
     row = catalog.published_version(session, org_id=org_id, achievement_id=achievement_id)
-    document = dict(row.document)
+    # with its active endorsements (OB 3.0 Achievement.endorsement; services.endorsed)
+    document = endorsed.with_endorsements(session, dict(row.document))
     issuing.parse_achievement(document)  # refuse a stored document that cannot be issued
     name = document.get("name")
     return _AchievementRef(
@@ -961,6 +968,13 @@ def _by_key(
     return _record(row, achievement_id, version, platform.clock.now(), created=False)
 
 
+def find_by_key(
+    session: Session, platform: Platform, *, org_id: str, key: str
+) -> CredentialRecord | None:
+    """The credential issued with ``idempotency_key`` ``key``, in the caller's transaction."""
+    return _by_key(session, platform, org_id=org_id, key=key)
+
+
 def _same_request(record: CredentialRecord, *, recipient: str, achievement_id: str) -> None:
     if record.recipient != recipient or record.achievement_id != achievement_id:
         raise Conflict(
@@ -987,6 +1001,7 @@ def _issue_in(
     notify: bool,
     status_purpose: str,
     details: dict[str, Any],
+    results: tuple[dict[str, Any], ...] = (),
 ) -> CredentialRecord:
     org = org_or_404(session, org_id)
     achievement = _achievement(session, org_id=org_id, achievement_id=achievement_id)
@@ -1006,6 +1021,7 @@ def _issue_in(
         status_entry=slot.entry(),
         valid_until=valid_until,
         evidence=evidence,
+        results=results,
     )
     batch = _SigningBatch(
         issued_at=now,
@@ -1090,6 +1106,49 @@ def issue_credential(
             raise
         _same_request(earlier, recipient=recipient, achievement_id=achievement_id)
         return earlier
+
+
+def issue_in(
+    session: Session,
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    achievement_id: str,
+    recipient: str,
+    evidence: Iterable[Mapping[str, Any]] = (),
+    idempotency_key: str,
+    notify: bool = True,
+    results: Iterable[Mapping[str, Any]] = (),
+    details: Mapping[str, Any] | None = None,
+) -> CredentialRecord:
+    """Issues one credential inside the caller's transaction, for a service that commits it
+    with rows of its own (a pathway award, an assessment award with its OB 3.0 ``results``).
+    The caller has authorized ``actor``. A concurrent issue with the same key raises Conflict
+    (property ``idempotency_key``) at flush or commit.
+    """
+    recipient = _recipient(recipient)
+    key = _check_key(idempotency_key)
+    earlier = _by_key(session, platform, org_id=org_id, key=idempotency_key)
+    if earlier is not None:
+        _same_request(earlier, recipient=recipient, achievement_id=achievement_id)
+        return earlier
+    return _issue_in(
+        session,
+        platform,
+        actor,
+        org_id=org_id,
+        achievement_id=achievement_id,
+        recipient=recipient,
+        proof_format=DEFAULT_PROOF_FORMAT,
+        valid_until=None,
+        evidence=_evidence(evidence),
+        idempotency_key=key,
+        notify=notify,
+        status_purpose="revocation",
+        details=dict(details or {}),
+        results=tuple(dict(r) for r in results),
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -1289,6 +1348,26 @@ def revoke(
             session, platform, actor, org_id=org_id, credential_id=credential_id, reason=checked
         )
         return _load(session, platform, org_id=org_id, credential_id=credential_id)
+
+
+def revoke_in(
+    session: Session,
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    credential_id: str,
+    reason: str,
+) -> None:
+    """Revokes inside the caller's transaction (the caller has authorized ``actor``)."""
+    _revoke_in(
+        session,
+        platform,
+        actor,
+        org_id=org_id,
+        credential_id=credential_id,
+        reason=_reason(reason, required=True),
+    )
 
 
 def _revoke_in(

@@ -61,6 +61,7 @@ class Permission(enum.StrEnum):
     APPLICATIONS_ASSESS = "applications:assess"
     ENDORSEMENTS_MANAGE = "endorsements:manage"
     WORKFORCE_READ = "workforce:read"
+    WORKFORCE_MANAGE = "workforce:manage"
     ANALYTICS_READ = "analytics:read"
 
 
@@ -84,6 +85,7 @@ _ADMIN: Final = _STAFF | {
     Permission.AUDIT_READ,
     Permission.ENDORSEMENTS_MANAGE,
     Permission.WORKFORCE_READ,
+    Permission.WORKFORCE_MANAGE,
 }
 #: role -> permissions; the roles are the CHECK vocabulary of ``memberships.role``
 ROLE_PERMISSIONS: Final[Mapping[str, frozenset[Permission]]] = {
