@@ -28,9 +28,6 @@ def listeners() -> tuple[EventListener, ...]:
     """Every area's listener, in the order they run (imported late: the areas import us)."""
     found: list[EventListener] = []
     # each area adds its own line here: `from merito.services import x; found.append(x.on_event)`
-    from merito.services import workforce  # sponsored vouchers complete when earned
-
-    found.append(workforce.on_event)
     from merito.services import pathways  # stacked credentials: auto-award, revocation policy
 
     found.append(pathways.on_event)
