@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from merito.config import Settings
-from merito.domain.ports import Clock, Fetcher, Mailer, SystemClock
-from merito.errors import InvalidKey
+from merito.domain.ports import BlobStore, Clock, Fetcher, Mailer, SystemClock
+from merito.errors import InvalidInput, InvalidKey
 from merito.ledger.anchoring import LogAnchorChecker, log_id_of
 from merito.net.fetcher import GuardedFetcher
 from merito.net.mailer import ConsoleMailer, SmtpMailer
@@ -203,8 +203,53 @@ def platform(
             **_ethereum_extras(settings),
             "log_key": log_key(master),
             "workforce_min_group_size": settings.workforce_min_group_size,
+            **assessment_extras(settings),
         },
     )
+
+
+def evidence_store(settings: Settings) -> BlobStore:
+    """The content-addressed store of assessment evidence: a directory, or an S3 bucket."""
+    from merito.storage.blobs import LocalBlobStore, S3BlobStore
+
+    if settings.evidence_store == "local":
+        return LocalBlobStore(settings.evidence_dir or settings.data_dir / "evidence")
+    if not settings.evidence_s3_bucket:
+        raise InvalidInput(
+            "MERITO_EVIDENCE_STORE=s3 needs MERITO_EVIDENCE_S3_BUCKET",
+            property="evidence_s3_bucket",
+        )
+    import boto3  # type: ignore[import-untyped]  # only when an S3 store is configured
+
+    secret = settings.evidence_s3_secret_access_key
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.evidence_s3_endpoint_url,
+        region_name=settings.evidence_s3_region,
+        aws_access_key_id=settings.evidence_s3_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
+    )
+    return S3BlobStore(
+        client, bucket=settings.evidence_s3_bucket, prefix=settings.evidence_s3_prefix
+    )
+
+
+def assessment_extras(settings: Settings) -> dict[str, Any]:
+    """The evidence store, the optional virus scanner and the default evidence limits."""
+    from merito.net.scanner import CommandScanner
+    from merito.services.assessment import EvidenceLimits
+
+    scanner = (
+        CommandScanner(settings.evidence_scan_command) if settings.evidence_scan_command else None
+    )
+    return {
+        "evidence_store": evidence_store(settings),
+        "virus_scanner": scanner,
+        "evidence_limits": EvidenceLimits.parse(
+            max_file_bytes=settings.evidence_max_file_bytes,
+            allowed_types=settings.evidence_allowed_types,
+        ),
+    }
 
 
 def ethereum_anchor(settings: Settings, *, read_only: bool = False) -> EthereumAnchor | None:

@@ -91,6 +91,27 @@ class Settings(BaseSettings):
     #: k-anonymity: an aggregate over fewer people than this is suppressed (API, pages, CSV)
     workforce_min_group_size: int = Field(default=5, ge=2, le=1000)
 
+    # --- assessment evidence files (docs/assessment.md) ---------------------------------------
+    #: where uploaded evidence is kept, by SHA-256: a directory, or an S3-compatible bucket
+    evidence_store: Literal["local", "s3"] = "local"
+    #: the local store's directory; unset: <data_dir>/evidence
+    evidence_dir: Path | None = None
+    evidence_s3_bucket: str | None = None
+    #: e.g. http://127.0.0.1:9000 for MinIO; unset: AWS
+    evidence_s3_endpoint_url: str | None = None
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_access_key_id: str | None = None
+    evidence_s3_secret_access_key: SecretStr | None = None
+    evidence_s3_prefix: str = "evidence/"
+    #: the default limits of an achievement open for application (each may set its own)
+    evidence_max_file_bytes: int = Field(default=10_000_000, gt=0, le=1_000_000_000)
+    evidence_allowed_types: str = (
+        "application/pdf,image/png,image/jpeg,text/plain,text/markdown,application/zip,"
+        "video/mp4"
+    )
+    #: a command that reads a file on stdin and exits 0 clean / 1 infected (e.g. clamdscan -)
+    evidence_scan_command: str | None = None
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'merito.db'}"

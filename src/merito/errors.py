@@ -14,7 +14,8 @@
     ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
     ├── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
     ├── DeliveryError             a mailer could not hand a message over (``transient``: retry?)
-    └── AnchorError               an anchor back end (a chain) could not write or read a root
+    ├── AnchorError               an anchor back end (a chain) could not write or read a root
+    └── StorageError              a file store (local disk, S3) could not keep or return a file
 
 Verification outcomes are data (see ``merito.domain.verification``), not exceptions.
 """
@@ -148,5 +149,20 @@ class AnchorError(MeritoError):
     code = "anchor-failed"
 
     def __init__(self, message: str, *, transient: bool, property: str | None = None) -> None:
+        super().__init__(message, property=property)
+        self.transient = transient
+
+
+class StorageError(MeritoError):
+    """A file store (evidence files on disk or in an S3-compatible bucket) failed.
+
+    ``transient`` is True when the store could not be reached (retry later).
+    """
+
+    code = "storage-failed"
+
+    def __init__(
+        self, message: str, *, transient: bool = True, property: str | None = None
+    ) -> None:
         super().__init__(message, property=property)
         self.transient = transient

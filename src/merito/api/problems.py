@@ -38,6 +38,7 @@ from merito.errors import (
     PermissionDenied,
     ProofError,
     RateLimited,
+    StorageError,
     Unauthenticated,
 )
 
@@ -72,6 +73,8 @@ STATUS_BY_ERROR: Final[tuple[tuple[type[MeritoError], int], ...]] = (
     (DeliveryError, 503),
     # the chain is our infrastructure too: unreachable now, perhaps not later
     (AnchorError, 503),
+    # the evidence file store (disk, S3) is infrastructure too
+    (StorageError, 503),
 )
 
 

@@ -124,8 +124,7 @@ def transition(state: str, action: str) -> State | None:
                 property="state",
             )
         raise Conflict(
-            f"an application that is {state.replace('_', ' ')} cannot "
-            f"{action.replace('_', ' ')}",
+            f"an application that is {state.replace('_', ' ')} cannot {action.replace('_', ' ')}",
             property="state",
         )
     return to
@@ -421,7 +420,9 @@ def decide(rule: DecisionRule, reviews: Sequence[Review]) -> Outcome:
         if counts["award"] == len(reviews):
             return Outcome("award", f"all {len(reviews)} reviews award")
         others = {d: n for d, n in counts.items() if d != "award"}
-        worst = "reject" if others.get("reject", 0) > others.get("return", 0) else "return"
+        worst: Decision = (
+            "reject" if others.get("reject", 0) > others.get("return", 0) else "return"
+        )
         return Outcome(worst, f"not all reviews award ({_counted(counts)})")
     if rule.rule == "majority":
         ranked = counts.most_common()

@@ -205,3 +205,30 @@ class Anchor(Protocol):
     def check(self, transaction_id: str, root: bytes) -> bool:
         """True when the transaction carries ``root`` with enough confirmations."""
         ...
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Files kept by content: the key is the lower-case hex SHA-256 of the bytes.
+
+    Writing the same bytes twice stores them once; a read returns exactly the bytes whose
+    digest is the key (implementations check it, so a changed file is never served).
+    Failures of the back end are wrapped as ``merito.errors.StorageError``.
+    """
+
+    def put(self, data: bytes, *, media_type: str) -> str:
+        """Store ``data``; its SHA-256 (hex)."""
+        ...
+
+    def get(self, sha256: str) -> bytes:
+        """The bytes with this digest; NotFound when there are none."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+
+@runtime_checkable
+class VirusScanner(Protocol):
+    """Scans an uploaded file before it is stored: None when clean, else what was found."""
+
+    def scan(self, data: bytes, *, filename: str) -> str | None: ...

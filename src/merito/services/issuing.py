@@ -108,6 +108,7 @@ def issue_credential(
     evidence: Sequence[Mapping[str, Any]] = (),
     credential_status: Mapping[str, Any] | None = None,
     salt: str | None = None,
+    results: Sequence[Mapping[str, Any]] = (),
 ) -> IssuedCredential:
     """Builds an OB 3.0 AchievementCredential for ``recipient`` and signs it.
 
@@ -135,6 +136,7 @@ def issue_credential(
         valid_from=issued_at,
         valid_until=valid_until,
         evidence=evidence,
+        results=results,
         credential_status=credential_status,
     )
     if proof_format == "vc-jwt":
