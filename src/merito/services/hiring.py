@@ -86,6 +86,7 @@ __all__ = [
     "CandidateResult",
     "Discoverability",
     "ExplanationView",
+    "HiringOrganisation",
     "LearningPathView",
     "MatchView",
     "PathStep",
@@ -105,6 +106,7 @@ __all__ = [
     "explain_candidate",
     "get_discoverability",
     "get_role",
+    "hiring_organisations",
     "learning_path",
     "list_roles",
     "list_saved_searches",
@@ -1345,6 +1347,29 @@ def set_discoverability(
             details={"public": public, "orgs": len(wanted)},
         )
         return _discoverability(session, user_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HiringOrganisation:
+    """An organisation a learner may let find them (one that posts roles, or already chosen)."""
+
+    id: str
+    name: str
+    chosen: bool
+
+
+def hiring_organisations(platform: Platform, actor: Actor) -> list[HiringOrganisation]:
+    """The organisations with roles, and those the learner already lets find them, by name."""
+    user_id = _user(actor)
+    with platform.reading() as session:
+        chosen = set(_discoverability(session, user_id).org_ids)
+        hiring_ids = set(session.scalars(select(HiringRoleRow.org_id).distinct()))
+        rows = session.execute(
+            select(OrganisationRow.id, OrganisationRow.name)
+            .where(OrganisationRow.id.in_(sorted(hiring_ids | chosen)))
+            .order_by(OrganisationRow.name, OrganisationRow.id)
+        ).all()
+        return [HiringOrganisation(id=i, name=n, chosen=i in chosen) for i, n in rows]
 
 
 def my_rankings(platform: Platform, actor: Actor) -> list[RankingRecord]:

@@ -22,6 +22,7 @@ from merito.web import (
     pathways_page,
     portfolio_page,
     sharing_page,
+    skills_page,
     studio,
     studio_issuing,
     trust_page,
@@ -87,7 +88,8 @@ def install(app: FastAPI) -> None:
     app.include_router(assessment_page.router)
     app.include_router(trust_page.router)
     app.include_router(workforce_page.router)
-    app.include_router(employer_page.router)
+    app.include_router(employer_page.router)  # /studio/{slug}/roles: hiring
+    app.include_router(skills_page.router)  # /me/skills, learning path; /attribution
     app.state.credential_page = credential_page.render_public
     app.state.portfolio_page = portfolio_page.render_portfolio  # /p/{handle} for browsers
     app.state.share_page = portfolio_page.render_share  # /s/{token} for browsers
