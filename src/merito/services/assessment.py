@@ -79,6 +79,7 @@ __all__ = [
     "create_application",
     "evidence_digest",
     "evidence_file",
+    "file_limit",
     "get_config",
     "my_application",
     "my_applications",
@@ -439,11 +440,28 @@ def _untyped(value: Any) -> Any:
 
 
 def get_config(platform: Platform, actor: Actor, *, org_id: str, achievement_id: str) -> ConfigView:
+    """How the achievement is assessed; the defaults (closed) when it was never set up."""
     with platform.reading() as session:
         authorize(session, actor, org_id, Permission.ORG_READ)
-        return _config_view(
-            session, platform, _config_row(session, org_id=org_id, achievement_id=achievement_id)
+        _achievement_row(session, org_id=org_id, achievement_id=achievement_id)
+        row = session.scalar(
+            select(AssessmentConfigRow).where(AssessmentConfigRow.achievement_id == achievement_id)
         )
+        if row is None:
+            limits = _default_limits(platform)
+            row = AssessmentConfigRow(
+                id="",
+                org_id=org_id,
+                achievement_id=achievement_id,
+                open=False,
+                rubric=None,
+                decision_rule=rules.DecisionRule().to_json(),
+                peer_review=False,
+                max_file_bytes=limits.max_file_bytes,
+                allowed_types=",".join(limits.allowed_types),
+                sla_hours=72,
+            )
+        return _config_view(session, platform, row)
 
 
 def open_achievements(platform: Platform) -> list[OpenAchievement]:
@@ -975,6 +993,15 @@ def add_evidence(
             },
         )
         return _evidence_view(evidence)
+
+
+def file_limit(platform: Platform, actor: Actor, *, application_id: str) -> int:
+    """The largest evidence file the application's achievement accepts (for bounded reads)."""
+    with platform.reading() as session:
+        row = _own(session, actor, application_id, lock=False)
+        return _config_row(
+            session, org_id=row.org_id, achievement_id=row.achievement_id
+        ).max_file_bytes
 
 
 def remove_evidence(
