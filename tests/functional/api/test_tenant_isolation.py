@@ -243,6 +243,70 @@ def _org_skill(sweep: Sweep, org: Org) -> str:
     return skills.create_org_skill(sweep.world.platform, org.owner, org_id=org.id, fields=fields).id
 
 
+def _workforce_token(sweep: Sweep, email: str) -> str:
+    """The token of the invitation email last sent to ``email``."""
+    with sweep.world.platform.reading() as session:
+        texts = [
+            p["text"]
+            for p in session.scalars(
+                select(OutboxRow.payload).where(OutboxRow.topic == "email.workforce_invitation")
+            )
+            if p["to"] == email
+        ]
+    return texts[-1].split("/workforce/invitations/")[1].split()[0]
+
+
+def _invitation(sweep: Sweep, org: Org) -> str:
+    from merito.services import workforce
+
+    return workforce.invite_employee(
+        sweep.world.platform, org.owner, org_id=org.id, email=sweep.new_user(org)
+    ).id
+
+
+def _link_employee(sweep: Sweep, org: Org, email: str) -> str:
+    from merito.services import workforce
+
+    platform = sweep.world.platform
+    workforce.invite_employee(platform, org.owner, org_id=org.id, email=email)
+    with platform.reading() as session:
+        user_id = session.scalar(select(UserRow.id).where(UserRow.email == email))
+    assert user_id is not None
+    person = Actor(kind="user", id=user_id, user_id=user_id)
+    return workforce.accept_invitation(platform, person, token=_workforce_token(sweep, email)).id
+
+
+def _employee(sweep: Sweep, org: Org) -> str:
+    """A fresh account, linked to the organisation as an employee."""
+    return _link_employee(sweep, org, sweep.new_user(org))
+
+
+def _sponsorship(sweep: Sweep, org: Org) -> str:
+    from merito.services import workforce
+
+    return workforce.create_sponsorship(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=org.published_achievement_id,
+        vouchers=1,
+    ).id
+
+
+def _employment(sweep: Sweep, org: Org) -> str:
+    """The organisation's owner, linked to it as an employee (again after leaving)."""
+    from merito.services import workforce
+
+    platform = sweep.world.platform
+    for job in workforce.my_employments(platform, org.owner):
+        if job.org_id == org.id:
+            return job.id
+    with platform.reading() as session:
+        email = session.scalar(select(UserRow.email).where(UserRow.id == org.owner_id))
+    assert email is not None
+    return _link_employee(sweep, org, email)
+
+
 #: path parameter -> a factory making a real resource of that kind in an organisation
 RESOURCES: Final[dict[str, Factory]] = {
     "skill_id": _org_skill,
@@ -254,6 +318,9 @@ RESOURCES: Final[dict[str, Factory]] = {
     "achievement_id": _achievement,
     "credential_id": _credential,
     "delivery_id": _delivery,
+    "invitation_id": _invitation,
+    "employee_id": _employee,
+    "sponsorship_id": _sponsorship,
 }
 
 REDIRECT: Final = "https://wallet.example.org/callback"
@@ -396,6 +463,7 @@ USER_RESOURCES: Final[dict[str, Factory]] = {
     "item_id": _wallet_item,
     "collection_id": _collection,
     "link_id": _share_link,
+    "employment_id": _employment,
 }
 USER_PREFIX: Final = "/api/v1/me/"
 
@@ -469,6 +537,14 @@ REQUESTS: Final[dict[tuple[str, str], Request]] = {
     ("POST", "/api/v1/orgs/{org_id}/skills"): _json({"preferred_label": "Probe"}),
     ("PATCH", "/api/v1/orgs/{org_id}/skills/{skill_id}"): _json({"description": "Edited."}),
     ("PUT", "/api/v1/orgs/{org_id}/skills/{skill_id}/mappings"): _json({"mappings": []}),
+    ("POST", "/api/v1/orgs/{org_id}/workforce/invitations"): lambda s, o: {
+        "json": {"email": s.new_user(o), "team": "probe"}
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/workforce/employees/{employee_id}"): _json({"team": "probe"}),
+    ("POST", "/api/v1/orgs/{org_id}/workforce/sponsorships"): lambda s, o: {
+        "json": {"achievement_id": o.published_achievement_id, "vouchers": 1}
+    },
+    ("PUT", "/api/v1/me/employers/{employment_id}/consent"): _json({"share_all": True}),
     ("POST", "/api/v1/orgs/{org_id}/saved-searches"): lambda s, o: {
         "json": {"name": "probe", "role_id": _role(s, o)}
     },
