@@ -33,6 +33,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,7 +45,26 @@ from sqlalchemy import select
 
 from merito.api.app import create_app
 from merito.config import Settings
-from merito.services import catalog, credentials, hiring, oauth, sharing, skills
+from merito.formats.did_key import create_did_key
+from merito.formats.trust_registry import build_registry
+from merito.proofs import data_integrity
+from merito.proofs.keys import Signer, generate_key
+from merito.services import (
+    assessment,
+    catalog,
+    claim_codes,
+    credentials,
+    endorsements,
+    hiring,
+    integrations,
+    lti,
+    oauth,
+    pathways,
+    sharing,
+    skills,
+    trust,
+    webhooks_out,
+)
 from merito.services.platform import Actor, Permission, enqueue
 from merito.storage.tables import AuditLogRow, OutboxRow, UserRow
 from merito.storage.tables_wallet import WalletItemRow
@@ -67,6 +87,16 @@ PUBLIC_ROUTES: Final[Mapping[str, str]] = {
     "/log/v1/sth/{tree_size}": "the transparency log's signed tree heads are public",
     "/api/v1/skills/{skill_id}": "the ESCO taxonomy is public; an org's own skill needs a member",
     "/api/v1/occupations/{occupation_id}": "ESCO occupations are public",
+    "/webhooks/inbound/{endpoint_id}": "a learning platform's inbound webhook: the HMAC "
+    "signature with the endpoint's secret authenticates it",
+    "/endorsements/{endorsement_id}": "an EndorsementCredential's public URL (its id)",
+    "/trust/achievements/{achievement_id}": "a published achievement's quality facts and "
+    "counts-only signals, for verifiers",
+    "/evidence/{evidence_id}": "an awarded credential's evidence file (its Evidence id URL); "
+    "only awarded applications' files are served",
+    "/api/v1/claim-codes/{code}": "an event's claim code: whoever holds the code may see it",
+    "/api/v1/claim-codes/{code}/requests": "claiming by code: anyone with the code, rate-limited",
+    "/api/v1/claim-codes/{code}/claims": "the emailed one-time token authenticates the claim",
 }
 
 ACHIEVEMENT: Final[dict[str, Any]] = {
@@ -243,6 +273,195 @@ def _org_skill(sweep: Sweep, org: Org) -> str:
     return skills.create_org_skill(sweep.world.platform, org.owner, org_id=org.id, fields=fields).id
 
 
+def _endpoint(sweep: Sweep, org: Org) -> str:
+    made = integrations.create_endpoint(sweep.world.platform, org.owner, org_id=org.id, name="p")
+    return made.endpoint.id
+
+
+def _rule(sweep: Sweep, org: Org) -> str:
+    fields = integrations.RuleFields(
+        source="webhook", trigger="probe", achievement_id=org.published_achievement_id
+    )
+    return integrations.create_rule(
+        sweep.world.platform, org.owner, org_id=org.id, fields=fields
+    ).id
+
+
+def _xapi_client(sweep: Sweep, org: Org) -> str:
+    made = integrations.create_xapi_client(sweep.world.platform, org.owner, org_id=org.id, name="p")
+    return made.client.id
+
+
+def _lti_fields(org: Org) -> dict[str, Any]:
+    return {
+        "name": "Probe LMS",
+        "issuer": f"https://lms-{org.id[:8]}.example.org",
+        "client_id": f"probe-{org.next()}",
+        "deployment_ids": ["d1"],
+        "auth_login_url": "https://lms.example.org/auth",
+        "jwks_url": "https://lms.example.org/jwks",
+    }
+
+
+def _lti_platform(sweep: Sweep, org: Org) -> str:
+    fields = lti.PlatformFields(**_lti_fields(org))
+    return lti.register_platform(sweep.world.platform, org.owner, org_id=org.id, fields=fields).id
+
+
+def _subscription(sweep: Sweep, org: Org) -> str:
+    fields = webhooks_out.SubscriptionFields(url="https://hooks.example.org/probe")
+    made = webhooks_out.create_subscription(
+        sweep.world.platform, org.owner, org_id=org.id, fields=fields
+    )
+    return made.subscription.id
+
+
+def _webhook_delivery(sweep: Sweep, org: Org) -> str:
+    subscription = _subscription(sweep, org)
+    event = {"event": "credential.issued", "org_id": org.id, "probe": org.next()}
+    webhooks_out.on_event(sweep.world.platform, event)
+    found = webhooks_out.list_deliveries(
+        sweep.world.platform, org.owner, org_id=org.id, subscription_id=subscription
+    )
+    return found[0].id
+
+
+def _other(sweep: Sweep, org: Org) -> Org:
+    return next(o for o in sweep.orgs.values() if o.id != org.id)
+
+
+def _published(sweep: Sweep, org: Org) -> str:
+    made = catalog.create_achievement(
+        sweep.world.platform, org.owner, org_id=org.id, fields=ACHIEVEMENT
+    )
+    catalog.publish_achievement(
+        sweep.world.platform, org.owner, org_id=org.id, achievement_id=made.id
+    )
+    return made.id
+
+
+def _incoming_request(sweep: Sweep, org: Org) -> str:
+    """A pending request the other organisation sent to this one."""
+    other = _other(sweep, org)
+    return endorsements.request_endorsement(
+        sweep.world.platform,
+        other.owner,
+        org_id=other.id,
+        endorser_org_id=org.id,
+        achievement_id=_published(sweep, other),
+    ).id
+
+
+def _outgoing_request(sweep: Sweep, org: Org) -> str:
+    """A pending request this organisation sent to the other one."""
+    return endorsements.request_endorsement(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        endorser_org_id=_other(sweep, org).id,
+        achievement_id=_published(sweep, org),
+    ).id
+
+
+def _endorsement(sweep: Sweep, org: Org) -> str:
+    """An endorsement this organisation issued (of the other one's profile)."""
+    return endorsements.issue_endorsement(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        subject_org_id=_other(sweep, org).id,
+        achievement_id=None,
+        comment="Isolation probe.",
+    ).id
+
+
+def _registry_document(org: Org) -> dict[str, Any]:
+    """A fresh registry signed by a fresh did:key (each import is a new registry)."""
+    key = generate_key("Ed25519")
+    multibase = key.public_key.to_multibase()
+    signer = Signer(key=key, verification_method=f"{create_did_key(multibase)}#{multibase}")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    unsigned = build_registry(
+        registry_id=f"https://registry.example.org/{org.id}/{org.next()}.json",
+        name="Probe registry",
+        publisher=signer.controller,
+        publisher_name=None,
+        version=1,
+        issued=now,
+        entries=[],
+    )
+    return data_integrity.sign(unsigned, signer=signer, cryptosuite="eddsa-jcs-2022", created=now)
+
+
+def _trust_registry(sweep: Sweep, org: Org) -> str:
+    return trust.import_registry(
+        sweep.world.platform, org.owner, org_id=org.id, document=_registry_document(org)
+    ).id
+
+
+def _pathway(sweep: Sweep, org: Org) -> str:
+    """A published pathway over the organisation's published achievement."""
+    platform = sweep.world.platform
+    stacked = catalog.create_achievement(
+        platform, org.owner, org_id=org.id, fields={**ACHIEVEMENT, "name": f"Path {org.next()}"}
+    )
+    catalog.publish_achievement(platform, org.owner, org_id=org.id, achievement_id=stacked.id)
+    made = pathways.create_pathway(
+        platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=stacked.id,
+        requirement={
+            "kind": "all",
+            "children": [{"kind": "achievement", "achievement_id": org.published_achievement_id}],
+        },
+    )
+    pathways.publish_pathway(platform, org.owner, org_id=org.id, pathway_id=made.id)
+    return made.id
+
+
+def _pathway_learner(sweep: Sweep, org: Org) -> str:
+    """An account holding a credential of the organisation (one of its learners)."""
+    email = sweep.new_user(org)
+    credentials.issue_credential(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=org.published_achievement_id,
+        recipient=email,
+        notify=False,
+    )
+    with sweep.world.platform.reading() as session:
+        user_id = session.scalar(select(UserRow.id).where(UserRow.email == email))
+    assert user_id is not None
+    return user_id
+
+
+def _pathway_award(sweep: Sweep, org: Org) -> str:
+    pathway_id = _pathway(sweep, org)
+    _pathway_learner(sweep, org)
+    awards = pathways.award_eligible(
+        sweep.world.platform, org.owner, org_id=org.id, pathway_id=pathway_id
+    )
+    return awards[0].id
+
+
+def _my_pathway(sweep: Sweep, org: Org) -> str:
+    """A pathway the organisation's owner started (holds its constituent)."""
+    with sweep.world.platform.reading() as session:
+        email = session.scalar(select(UserRow.email).where(UserRow.id == org.owner_id))
+    assert email is not None
+    credentials.issue_credential(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=org.published_achievement_id,
+        recipient=email,
+        notify=False,
+    )
+    return _pathway(sweep, org)
+
+
 def _workforce_token(sweep: Sweep, email: str) -> str:
     """The token of the invitation email last sent to ``email``."""
     with sweep.world.platform.reading() as session:
@@ -307,8 +526,85 @@ def _employment(sweep: Sweep, org: Org) -> str:
     return _link_employee(sweep, org, email)
 
 
+EVIDENCE_PDF: Final = b"%PDF-1.4\n% isolation probe\n"
+#: (scope, org id) -> (application id, evidence id) the factories below made last, so the
+#: evidence of a route's path belongs to the application of the same path
+_LATEST_APPLICATION: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _user_actor(sweep: Sweep, email: str) -> Actor:
+    with sweep.world.platform.reading() as session:
+        user_id = session.scalar(select(UserRow.id).where(UserRow.email == email))
+    assert user_id is not None
+    return Actor(kind="user", id=user_id, user_id=user_id)
+
+
+def _open_achievement(sweep: Sweep, org: Org, *, peer_review: bool = False) -> str:
+    """A fresh published achievement open for application (one live application per learner
+    and achievement: each factory call gets its own)."""
+    achievement_id = _published(sweep, org)
+    assessment.configure(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=achievement_id,
+        fields=assessment.ConfigFields(open=True, peer_review=peer_review),
+    )
+    return achievement_id
+
+
+def _apply(
+    sweep: Sweep, org: Org, learner: Actor, achievement_id: str, *, submit: bool
+) -> tuple[str, str]:
+    platform = sweep.world.platform
+    made = assessment.create_application(platform, learner, achievement_id=achievement_id)
+    evidence = assessment.add_evidence(
+        platform,
+        learner,
+        application_id=made.id,
+        kind="file",
+        name="probe.pdf",
+        data=EVIDENCE_PDF,
+        media_type="application/pdf",
+    )
+    if submit:
+        assessment.submit(platform, learner, application_id=made.id)
+    return made.id, evidence.id
+
+
+def _application(sweep: Sweep, org: Org) -> str:
+    """A learner's submitted application (with a file) for one of the organisation's
+    achievements."""
+    learner = _user_actor(sweep, sweep.new_user(org))
+    made = _apply(sweep, org, learner, _open_achievement(sweep, org), submit=True)
+    _LATEST_APPLICATION[("org", org.id)] = made
+    return made[0]
+
+
+def _application_evidence(sweep: Sweep, org: Org) -> str:
+    return _LATEST_APPLICATION[("org", org.id)][1]
+
+
+def _claim_code(sweep: Sweep, org: Org) -> str:
+    return claim_codes.create_claim_code(
+        sweep.world.platform, org.owner, org_id=org.id, achievement_id=_published(sweep, org)
+    ).id
+
+
 #: path parameter -> a factory making a real resource of that kind in an organisation
 RESOURCES: Final[dict[str, Factory]] = {
+    "application_id": _application,
+    "evidence_id": _application_evidence,
+    "code_id": _claim_code,
+    "pathway_id": _pathway,
+    "learner_id": _pathway_learner,
+    "award_id": _pathway_award,
+    "endpoint_id": _endpoint,
+    "rule_id": _rule,
+    "xapi_client_id": _xapi_client,
+    "lti_platform_id": _lti_platform,
+    "subscription_id": _subscription,
+    "webhook_delivery_id": _webhook_delivery,
     "skill_id": _org_skill,
     "role_id": _role,
     "candidate_id": _candidate,
@@ -321,6 +617,10 @@ RESOURCES: Final[dict[str, Factory]] = {
     "invitation_id": _invitation,
     "employee_id": _employee,
     "sponsorship_id": _sponsorship,
+    "incoming_id": _incoming_request,
+    "request_id": _outgoing_request,
+    "endorsement_id": _endorsement,
+    "registry_id": _trust_registry,
 }
 
 REDIRECT: Final = "https://wallet.example.org/callback"
@@ -456,8 +756,42 @@ def _share_link(sweep: Sweep, org: Org) -> str:
     return link.id
 
 
+def _my_application(sweep: Sweep, org: Org) -> str:
+    """The owner's own draft application (with a file), as a learner."""
+    made = _apply(sweep, org, org.owner, _open_achievement(sweep, org), submit=False)
+    _LATEST_APPLICATION[("me", org.id)] = made
+    return made[0]
+
+
+def _my_evidence(sweep: Sweep, org: Org) -> str:
+    return _LATEST_APPLICATION[("me", org.id)][1]
+
+
+def _peer_application(sweep: Sweep, org: Org) -> str:
+    """Someone else's submitted application for an achievement with peer review, which the
+    owner holds (a credential issued to their address)."""
+    achievement_id = _open_achievement(sweep, org, peer_review=True)
+    with sweep.world.platform.reading() as session:
+        email = session.scalar(select(UserRow.email).where(UserRow.id == org.owner_id))
+    assert email is not None
+    credentials.issue_credential(
+        sweep.world.platform,
+        org.owner,
+        org_id=org.id,
+        achievement_id=achievement_id,
+        recipient=email,
+        notify=False,
+    )
+    learner = _user_actor(sweep, sweep.new_user(org))
+    return _apply(sweep, org, learner, achievement_id, submit=True)[0]
+
+
 #: user-scoped path parameter -> a factory making one for the organisation's owner
 USER_RESOURCES: Final[dict[str, Factory]] = {
+    "application_id": _my_application,
+    "evidence_id": _my_evidence,
+    "peer_application_id": _peer_application,
+    "pathway_id": _my_pathway,
     "grant_id": _grant,
     "role_id": _ranked_role,
     "item_id": _wallet_item,
@@ -501,6 +835,18 @@ def _add_member(sweep: Sweep, org: Org) -> dict[str, Any]:
 
 #: (method, path) -> the request's body (httpx keyword arguments), for routes that take one
 REQUESTS: Final[dict[tuple[str, str], Request]] = {
+    ("POST", "/api/v1/orgs/{org_id}/pathways"): lambda s, o: {
+        "json": {
+            "achievement_id": _achievement(s, o),
+            "requirement": {
+                "kind": "all",
+                "children": [{"kind": "achievement", "achievement_id": o.published_achievement_id}],
+            },
+        }
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/pathways/{pathway_id}"): _json(
+        {"revocation_policy": "revoke"}
+    ),
     ("PATCH", "/api/v1/orgs/{org_id}"): _json({"name": "Renamed"}),
     ("POST", "/api/v1/orgs/{org_id}/members"): _add_member,
     ("PATCH", "/api/v1/orgs/{org_id}/members/{user_id}"): _json({"role": "issuer_staff"}),
@@ -548,6 +894,71 @@ REQUESTS: Final[dict[tuple[str, str], Request]] = {
     ("POST", "/api/v1/orgs/{org_id}/saved-searches"): lambda s, o: {
         "json": {"name": "probe", "role_id": _role(s, o)}
     },
+    ("POST", "/api/v1/orgs/{org_id}/integrations/webhook-endpoints"): _json({"name": "p"}),
+    ("PATCH", "/api/v1/orgs/{org_id}/integrations/webhook-endpoints/{endpoint_id}"): _json(
+        {"enabled": True}
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/integrations/rules"): lambda s, o: {
+        "json": {"source": "webhook", "trigger": "p", "achievement_id": o.published_achievement_id}
+    },
+    ("POST", "/api/v1/orgs/{org_id}/integrations/xapi-clients"): _json({"name": "p"}),
+    ("PATCH", "/api/v1/orgs/{org_id}/integrations/xapi-clients/{xapi_client_id}"): _json(
+        {"enabled": True}
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/integrations/lti-platforms"): lambda s, o: {
+        "json": _lti_fields(o)
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/integrations/lti-platforms/{lti_platform_id}"): _json(
+        {"name": "Renamed"}
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/webhooks"): _json({"url": "https://hooks.example.org/p"}),
+    ("PATCH", "/api/v1/orgs/{org_id}/webhooks/{subscription_id}"): _json(
+        {"description": "Edited."}
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/endorsement-requests"): lambda s, o: {
+        "json": {"endorser_org_id": _other(s, o).id, "achievement_id": _published(s, o)}
+    },
+    (
+        "POST",
+        "/api/v1/orgs/{org_id}/endorsement-requests/incoming/{incoming_id}/accept",
+    ): _json({"comment": "Probe."}),
+    (
+        "POST",
+        "/api/v1/orgs/{org_id}/endorsement-requests/incoming/{incoming_id}/decline",
+    ): _json({"reason": "Probe."}),
+    ("POST", "/api/v1/orgs/{org_id}/endorsements"): lambda s, o: {
+        "json": {"subject_org_id": _other(s, o).id, "comment": "Probe."}
+    },
+    ("POST", "/api/v1/orgs/{org_id}/endorsements/{endorsement_id}/revoke"): _json({}),
+    ("POST", "/api/v1/orgs/{org_id}/trust-registries"): lambda s, o: {
+        "json": {"document": _registry_document(o)}
+    },
+    ("POST", "/api/v1/orgs/{org_id}/trust-registries/{registry_id}/refresh"): lambda s, o: {
+        "json": {"document": _registry_document(o)}
+    },
+    ("POST", "/api/v1/orgs/{org_id}/verify"): _json({"credential": {"probe": True}}),
+    ("PUT", "/api/v1/orgs/{org_id}/achievements/{achievement_id}/assessment"): _json(
+        {"sla_hours": 24}
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/applications/{application_id}/assignments"): lambda s, o: {
+        "json": {"assessor_user_id": o.owner_id}
+    },
+    ("POST", "/api/v1/orgs/{org_id}/applications/{application_id}/reviews"): _json(
+        {"decision": "award"}
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/claim-codes"): lambda s, o: {
+        "json": {"achievement_id": o.published_achievement_id}
+    },
+    ("PATCH", "/api/v1/me/applications/{application_id}"): _json({"narrative": "Edited."}),
+    ("POST", "/api/v1/me/applications/{application_id}/evidence"): _json(
+        {"kind": "text", "name": "Reflection", "narrative": "Probe."}
+    ),
+    ("POST", "/api/v1/me/applications/{application_id}/evidence/file"): lambda s, o: {
+        "content": EVIDENCE_PDF,
+        "headers": {"Content-Type": "application/pdf"},
+        "params": {"name": "probe.pdf"},
+    },
+    ("POST", "/api/v1/me/peer-reviews/{peer_application_id}"): _json({"decision": "award"}),
 }
 
 

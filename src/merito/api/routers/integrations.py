@@ -181,15 +181,19 @@ def list_xapi_clients(
 
 
 @router.patch(
-    "/orgs/{org_id}/integrations/xapi-clients/{client_id}",
+    "/orgs/{org_id}/integrations/xapi-clients/{xapi_client_id}",
     summary="Enable or disable an xAPI client",
     response_model=integrations.XapiClientView,
 )
 def update_xapi_client(
-    org_id: OrgId, client_id: ItemId, body: EnabledIn, actor: CurrentActor, platform: PlatformDep
+    org_id: OrgId,
+    xapi_client_id: ItemId,
+    body: EnabledIn,
+    actor: CurrentActor,
+    platform: PlatformDep,
 ) -> integrations.XapiClientView:
     return integrations.set_xapi_client_enabled(
-        platform, actor, org_id=org_id, client_id=client_id, enabled=body.enabled
+        platform, actor, org_id=org_id, client_id=xapi_client_id, enabled=body.enabled
     )
 
 
@@ -235,18 +239,20 @@ def list_lti_platforms(
 
 
 @router.patch(
-    "/orgs/{org_id}/integrations/lti-platforms/{platform_id}",
+    "/orgs/{org_id}/integrations/lti-platforms/{lti_platform_id}",
     summary="Update an LTI platform",
     response_model=lti.PlatformView,
 )
 def update_lti_platform(
     org_id: OrgId,
-    platform_id: ItemId,
+    lti_platform_id: ItemId,
     body: lti.PlatformFields,
     actor: CurrentActor,
     platform: PlatformDep,
 ) -> lti.PlatformView:
-    return lti.update_platform(platform, actor, org_id=org_id, platform_id=platform_id, fields=body)
+    return lti.update_platform(
+        platform, actor, org_id=org_id, platform_id=lti_platform_id, fields=body
+    )
 
 
 # --- outgoing webhooks ---------------------------------------------------------------------------
@@ -299,26 +305,28 @@ def list_webhook_deliveries(
 
 
 @router.get(
-    "/orgs/{org_id}/webhooks/deliveries/{delivery_id}",
+    "/orgs/{org_id}/webhooks/deliveries/{webhook_delivery_id}",
     summary="One delivery with its attempts",
     response_model=webhooks_out.DeliveryView,
 )
 def get_webhook_delivery(
-    org_id: OrgId, delivery_id: ItemId, actor: CurrentActor, platform: PlatformDep
+    org_id: OrgId, webhook_delivery_id: ItemId, actor: CurrentActor, platform: PlatformDep
 ) -> webhooks_out.DeliveryView:
-    return webhooks_out.get_delivery(platform, actor, org_id=org_id, delivery_id=delivery_id)
+    return webhooks_out.get_delivery(
+        platform, actor, org_id=org_id, delivery_id=webhook_delivery_id
+    )
 
 
 @router.post(
-    "/orgs/{org_id}/webhooks/deliveries/{delivery_id}/redeliver",
+    "/orgs/{org_id}/webhooks/deliveries/{webhook_delivery_id}/redeliver",
     summary="Send a delivery again",
     status_code=202,
     response_model=webhooks_out.DeliveryView,
 )
 def redeliver_webhook(
-    org_id: OrgId, delivery_id: ItemId, actor: CurrentActor, platform: PlatformDep
+    org_id: OrgId, webhook_delivery_id: ItemId, actor: CurrentActor, platform: PlatformDep
 ) -> webhooks_out.DeliveryView:
-    return webhooks_out.redeliver(platform, actor, org_id=org_id, delivery_id=delivery_id)
+    return webhooks_out.redeliver(platform, actor, org_id=org_id, delivery_id=webhook_delivery_id)
 
 
 @router.patch(
@@ -459,15 +467,23 @@ def get_statement(
     return JSONResponse(statement, headers={"X-Experience-API-Version": _XAPI_VERSION})
 
 
-@public_router.api_route(
-    "/lti/login", methods=["GET", "POST"], summary="LTI 1.3 OIDC login initiation"
-)
-async def lti_login(request: Request, platform: PlatformDep) -> Response:
-    """Third-party initiated login: redirects to the platform's auth endpoint with a state and
-    a nonce (each single-use, 10 minutes)."""
+async def _login(request: Request, platform: Any) -> Response:
     params: dict[str, str] = dict(request.query_params.items())
     if request.method == "POST":
         form = await request.form()
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     redirect = await run_in_threadpool(lti.login, platform, params)
     return RedirectResponse(redirect.url, status_code=302)
+
+
+@public_router.get("/lti/login", summary="LTI 1.3 OIDC login initiation (GET)")
+async def lti_login(request: Request, platform: PlatformDep) -> Response:
+    """Third-party initiated login: redirects to the platform's auth endpoint with a state and
+    a nonce (each single-use, 10 minutes)."""
+    return await _login(request, platform)
+
+
+@public_router.post("/lti/login", summary="LTI 1.3 OIDC login initiation (POST)")
+async def lti_login_post(request: Request, platform: PlatformDep) -> Response:
+    """The same as the GET, with the parameters form-encoded."""
+    return await _login(request, platform)
