@@ -57,7 +57,7 @@ def test_every_series_counts_on_its_utc_day_and_filters_by_achievement(
         )
     clock.advance(days=1)  # the 12th
     sharing.create_share_link(platform, learner, target="item", item_id=item)
-    analytics.record_share(platform, first.id)  # e.g. a PDF certificate
+    analytics.record_share(platform, first.credential_id)  # e.g. a PDF certificate
     for _ in range(3):
         analytics.record_verification(platform, _report(first.credential_id))
     analytics.record_verification(platform, _report(third.credential_id))

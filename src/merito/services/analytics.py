@@ -577,7 +577,8 @@ class _Counter:
     """Counts waiting to be written for one database; all methods are thread-safe."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
+        # weak: a counter does not keep its database's sessions (nor the platform) alive
+        self.sessions = weakref.ref(sessions)
         self.lock = threading.Lock()
         self.flush_lock = threading.Lock()
         self.pending: dict[_Key, int] = defaultdict(int)
@@ -621,22 +622,30 @@ class _Counter:
             if dropped:
                 log.warning("analytics: %d counted events dropped (pending counts full)", dropped)
 
-    def flush(self) -> int:
-        """Writes the pending counts; returns how many events were written."""
+    def flush(self, *, quiet: bool = False) -> int:
+        """Writes the pending counts; returns how many events were written. ``quiet``: a
+        failure is one warning line, not a traceback (at exit the database may be gone)."""
         with self.flush_lock:
             counts = self.take()
+            sessions = self.sessions()
             try:
-                if counts:
-                    with self.sessions.begin() as session:
+                if counts and sessions is not None:
+                    with sessions.begin() as session:
                         _write(session, counts)
-            except Exception:
-                log.exception("analytics: writing %d counted events failed", sum(counts.values()))
+            except Exception as e:
+                events = sum(counts.values())
+                if quiet:
+                    log.warning(
+                        "analytics: %d counted events not written (%s)", events, type(e).__name__
+                    )
+                else:
+                    log.exception("analytics: writing %d counted events failed", events)
                 self.give_back(counts)
                 return 0
             finally:
                 with self.lock:
                     self.flushing = False
-            return sum(counts.values())
+            return sum(counts.values()) if sessions is not None else 0
 
 
 _counters: weakref.WeakKeyDictionary[sessionmaker[Session], _Counter] = weakref.WeakKeyDictionary()
@@ -727,12 +736,14 @@ def record_verification(platform: Platform, report: VerificationReport) -> None:
         log.exception("analytics: a verification was not counted")
 
 
-def record_share(platform: Platform, credential_row_id: str | None) -> None:
-    """Counts a share that leaves no share link (PDF, baked image, presentation); never raises."""
-    if credential_row_id is None:
-        return
+def record_share(platform: Platform, credential_id: str | None) -> None:
+    """Counts a share that leaves no share link (PDF certificate, baked image, presentation)
+    of the credential ``credential_id`` (its id URI) when this platform issued it; never
+    raises."""
     try:
-        _record(platform, credential_row_id, "shared")
+        row_id = _own_row_id(platform, credential_id)
+        if row_id is not None:
+            _record(platform, row_id, "shared")
     except Exception:  # pragma: no cover - counting is best effort by design
         log.exception("analytics: a share was not counted")
 
@@ -746,4 +757,4 @@ def flush(platform: Platform) -> int:
 @atexit.register
 def _flush_all() -> None:
     for counter in list(_counters.values()):
-        counter.flush()
+        counter.flush(quiet=True)

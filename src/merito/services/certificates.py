@@ -30,7 +30,7 @@ from fpdf import FPDF
 from merito.errors import InvalidInput, NotFound
 from merito.formats import baking
 from merito.formats.images import PNG_SIGNATURE, generate_badge_svg
-from merito.services import catalog
+from merito.services import analytics, catalog
 from merito.services.platform import Actor, Platform
 from merito.services.sharing import require_user, wallet_item_row
 from merito.verification.pipeline import parse_datetime
@@ -128,8 +128,11 @@ def baked_image(
         is_png = False
     name = _slug(item.name)
     if is_png:
-        return Download(f"{name}.png", "image/png", baking.bake_png(image, credential))
-    return Download(f"{name}.svg", "image/svg+xml", baking.bake_svg(image, credential))
+        download = Download(f"{name}.png", "image/png", baking.bake_png(image, credential))
+    else:
+        download = Download(f"{name}.svg", "image/svg+xml", baking.bake_svg(image, credential))
+    analytics.record_share(platform, item.credential_id)  # the issuer's dashboard: a share
+    return download
 
 
 def verification_url(platform: Platform, credential_id: str | None) -> str:
@@ -277,4 +280,6 @@ def certificate_pdf(platform: Platform, actor: Actor, item_id: str) -> Download:
         modification_date=platform.clock.now(),
         associated_file_relationship="Source",
     )
-    return Download(f"{_slug(item.name)}.pdf", "application/pdf", bytes(pdf.output()))
+    download = Download(f"{_slug(item.name)}.pdf", "application/pdf", bytes(pdf.output()))
+    analytics.record_share(platform, item.credential_id)  # the issuer's dashboard: a share
+    return download

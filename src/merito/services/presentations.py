@@ -35,6 +35,7 @@ from merito.formats.did_key import create_did_key
 from merito.formats.ob3 import VC2_CONTEXT
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer, generate_key, private_key_from_jwk, private_key_to_jwk
+from merito.services import analytics
 from merito.services.platform import Actor, Platform, audit, new_id
 from merito.services.sharing import require_user, wallet_item_row
 from merito.storage.tables import UserRow
@@ -214,6 +215,7 @@ def create_presentation(
                     property="item_ids",
                 )
         credentials = [_presented(row) for row in rows]
+        presented_ids = [row.credential_id for row in rows]
     signer = holder_signer(platform, actor)
     presentation: dict[str, Any] = {
         "@context": [VC2_CONTEXT],
@@ -241,6 +243,8 @@ def create_presentation(
             at=platform.clock.now(),
             details={"items": ids, "domain": domain, "holder": signer.controller},
         )
+    for credential_id in presented_ids:  # the issuers' dashboards: a share
+        analytics.record_share(platform, credential_id)
     return signed
 
 

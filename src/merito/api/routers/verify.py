@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from merito.api.deps import get_platform
 from merito.api.schemas import VerificationReportOut
 from merito.formats.json_depth import too_deep
-from merito.services import verifying
+from merito.services import analytics, verifying
 from merito.verification import VerifyOptions
 from merito.verification.presentations import (
     is_presentation,
@@ -158,4 +159,6 @@ async def verify_credential(request: Request) -> Response:
         out = report.to_dict()
         out["summary"] = presentation_summary(report)
         return Response(content=json.dumps(out, ensure_ascii=False), media_type="application/json")
+    # the issuer's dashboard counts verifications of its credentials (in memory: no I/O here)
+    analytics.record_verification(get_platform(request), report)
     return Response(content=report.to_json(), media_type="application/json")
