@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from merito.config import Settings
 from merito.domain.ports import BlobStore, Clock, Fetcher, Mailer, SystemClock
-from merito.errors import InvalidInput, InvalidKey
+from merito.errors import Conflict, InvalidInput, InvalidKey
 from merito.ledger.anchoring import LogAnchorChecker, log_id_of
 from merito.net.fetcher import GuardedFetcher
 from merito.net.mailer import ConsoleMailer, SmtpMailer
@@ -87,6 +87,27 @@ def master_key(settings: Settings) -> bytes:
         f.write(key.hex() + "\n")
     _log.warning("no MERITO_MASTER_KEY set: created %s (set the variable in production)", path)
     return key
+
+
+def adopt_master_key(settings: Settings, key: bytes) -> bool:
+    """Make ``key`` (a restored backup's) this instance's master key; True if its file was written.
+
+    An instance already holding a different master key refuses (Conflict): the restored issuer
+    keys are sealed with ``key`` and would not unseal.
+    """
+    path = settings.data_dir / _MASTER_KEY_FILE
+    if settings.master_key is not None or path.exists():
+        if not secrets.compare_digest(master_key(settings), key):
+            raise Conflict(
+                "this instance has another master key than the backup's: unset MERITO_MASTER_KEY "
+                f"and remove {path}, or set MERITO_MASTER_KEY to the backup's key"
+            )
+        return False
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.hex() + "\n")
+    return True
 
 
 def log_key(master: bytes) -> PrivateKey:

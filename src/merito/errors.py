@@ -10,6 +10,7 @@
     ├── Unauthenticated           no (valid) credentials were presented: log in or send a token
     ├── PermissionDenied
     ├── RateLimited               too many attempts: wait ``retry_after`` seconds (API: 429)
+    ├── DatabaseUnavailable       the database cannot be reached, is locked or full (API: 503)
     ├── ProofError                signing/verification could not proceed (carries a DI problem code)
     ├── DocumentLoaderError       a JSON-LD context that is not bundled (never fetched)
     ├── FetchError                an injected fetcher refused or failed (SSRF guard, size, time)
@@ -82,6 +83,19 @@ class RateLimited(MeritoError):
 
     def __init__(self, message: str, *, retry_after: float, property: str | None = None) -> None:
         super().__init__(message, property=property)
+        self.retry_after = retry_after
+
+
+class DatabaseUnavailable(MeritoError):
+    """The database did not answer, refused the connection, stayed locked or is full.
+
+    Nothing of the unit of work was committed; ``retry_after`` seconds is a fair wait.
+    """
+
+    code = "database-unavailable"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from merito.errors import (
     AnchorError,
     Conflict,
+    DatabaseUnavailable,
     DeliveryError,
     DocumentLoaderError,
     FetchError,
@@ -64,6 +65,8 @@ STATUS_BY_ERROR: Final[tuple[tuple[type[MeritoError], int], ...]] = (
     (Unauthenticated, 401),
     (PermissionDenied, 403),
     (RateLimited, 429),
+    # the database is down, restarting, locked or full: nothing was written, retry later
+    (DatabaseUnavailable, 503),
     (ProofError, 422),
     (DocumentLoaderError, 422),
     # a fetch is of a URL the caller's document named (status list, did:web): refusing it (SSRF
@@ -154,7 +157,7 @@ def merito_problem(error: MeritoError, *, instance: str) -> Response:
     if isinstance(error, Unauthenticated):
         # RFC 9110 §11.6.1: a 401 names the scheme to use (RFC 6750 §3 for Bearer tokens)
         headers["WWW-Authenticate"] = 'Bearer realm="merito"'
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | DatabaseUnavailable):
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))  # RFC 9110 §10.2.3
     return problem_response(
         status=status,

@@ -21,6 +21,7 @@ from rich.markup import escape
 from merito import __version__, bootstrap
 from merito.cli import admin as admin_cli
 from merito.cli import anchoring as anchoring_cli
+from merito.cli import backup as backup_cli
 from merito.cli import demo as demo_cli
 from merito.cli import issuing as issuing_cli
 from merito.cli import log as log_cli
@@ -74,6 +75,9 @@ app.add_typer(skills_cli.app, name="skills")
 app.add_typer(wallet_cli.app, name="wallet")
 app.command()(serve.serve)
 app.command()(worker.worker)
+app.command()(backup_cli.backup)
+app.command()(backup_cli.restore)
+app.command("migrate-db")(backup_cli.migrate_db)
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)

@@ -20,11 +20,13 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from merito.domain.ports import Clock, Fetcher, Mailer
 from merito.domain.ports_storage import KeyStore
-from merito.errors import NotFound, PermissionDenied
+from merito.errors import DatabaseUnavailable, NotFound, PermissionDenied
 from merito.proofs.keys import Signer
 from merito.storage.db import integrity_as_conflict
 from merito.storage.tables import AuditLogRow, MembershipRow, OrganisationRow, OutboxRow
@@ -150,17 +152,46 @@ class Platform:
 
         Unique and foreign-key violations surface as ``merito.errors.Conflict``.
         """
-        with integrity_as_conflict(), self.sessions.begin() as session:
+        with database_errors(), integrity_as_conflict(), self.sessions.begin() as session:
             yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only session (nothing is committed)."""
-        with self.sessions() as session:
+        with database_errors(), self.sessions() as session:
             yield session
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """The database failing under a unit of work (down, restarting, locked, full) -> a
+    ``DatabaseUnavailable`` (API: 503 with Retry-After); the transaction was rolled back."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, SQLAlchemyTimeoutError) as e:
+        text = str(getattr(e, "orig", e)).lower()
+        if "disk is full" in text or "database or disk is full" in text or "no space" in text:
+            raise DatabaseUnavailable(
+                "the database is full (no space left): nothing was written; free some space",
+                retry_after=60,
+            ) from e
+        if "locked" in text or "busy" in text:
+            raise DatabaseUnavailable(
+                "the database is busy with another write; try again shortly"
+            ) from e
+        raise DatabaseUnavailable(
+            "the database is unavailable; nothing was written, try again shortly", retry_after=2
+        ) from e
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+        raise DatabaseUnavailable(
+            "the connection to the database was lost; nothing was written, try again shortly",
+            retry_after=2,
+        ) from e
 
 
 def new_id() -> str:
