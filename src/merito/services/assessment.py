@@ -1498,7 +1498,6 @@ def review(
     The same assessor reviewing the same round twice is a Conflict; reviewing a decided
     application is a Conflict naming its state.
     """
-    user_id = _user(actor, "assess an application")
     if fields.decision not in rules.DECISIONS:
         raise InvalidInput("decision must be award, return or reject", property="decision")
     comment = (fields.comment or "").strip()
@@ -1513,7 +1512,15 @@ def review(
         )
     now = platform.clock.now()
     with platform.reading() as session:
+        # who may review is checked here too, before anything is made for the organisation
         found = session.get(ApplicationRow, application_id)
+        if org_id is None:
+            user_id = _user(actor, "assess an application")
+            _may_peer_review(session, found, user_id)
+        else:
+            _may_read_as_assessor(session, actor, org_id, found)
+            # a review is a person's judgement: API keys and tokens cannot give one
+            user_id = _user(actor, "assess an application")
         signing_org = found.org_id if found is not None else None
     if signing_org is not None:
         # the issuer's key is made (its own transaction) before this one holds the write lock

@@ -466,9 +466,19 @@ def confirm_claim(
     now = platform.clock.now()
     actor = Actor(kind="system", id="claim-code", ip=ip)
     with platform.reading() as session:
-        org_id = session.scalar(select(ClaimCodeRow.org_id).where(ClaimCodeRow.code == text))
+        org_id = session.scalar(
+            select(ClaimCodeRow.org_id)
+            .join(ClaimRequestRow, ClaimRequestRow.claim_code_id == ClaimCodeRow.id)
+            .where(
+                ClaimCodeRow.code == text,
+                ClaimRequestRow.token_hash == digest,
+                ClaimRequestRow.redeemed_at.is_(None),
+            )
+        )
     if org_id is None:
-        raise NotFound("this claim link is not valid", property="token")
+        raise NotFound(
+            "this claim link is not valid, has expired or was already used", property="token"
+        )
     issuers.signer_for(platform, org_id)  # the key exists before the write lock is held
     with platform.transaction() as session:
         # first statement: takes the request (the link works once)

@@ -603,26 +603,26 @@ def peer_queue(actor: CurrentActor, platform: PlatformDep) -> list[assessment.Qu
 
 
 @router.get(
-    "/me/peer-reviews/{application_id}",
+    "/me/peer-reviews/{peer_application_id}",
     summary="An application to peer-review",
     response_model=assessment.ApplicationView,
 )
 def peer_application(
-    application_id: ApplicationId, actor: CurrentActor, platform: PlatformDep
+    peer_application_id: ApplicationId, actor: CurrentActor, platform: PlatformDep
 ) -> assessment.ApplicationView:
-    return assessment.peer_application(platform, actor, application_id=application_id)
+    return assessment.peer_application(platform, actor, application_id=peer_application_id)
 
 
 @router.post(
-    "/me/peer-reviews/{application_id}",
+    "/me/peer-reviews/{peer_application_id}",
     summary="Peer-review an application",
     response_model=assessment.ApplicationView,
 )
 def peer_review(
-    application_id: ApplicationId, body: ReviewIn, actor: CurrentActor, platform: PlatformDep
+    peer_application_id: ApplicationId, body: ReviewIn, actor: CurrentActor, platform: PlatformDep
 ) -> assessment.ApplicationView:
     return assessment.review(
-        platform, actor, org_id=None, application_id=application_id, fields=_review(body)
+        platform, actor, org_id=None, application_id=peer_application_id, fields=_review(body)
     )
 
 
