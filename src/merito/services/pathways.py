@@ -1156,18 +1156,45 @@ def _user(actor: Actor) -> str:
     return actor.user_id
 
 
-def _published(session: Session, pathway_id: str) -> PathwayRow:
-    row = session.get(PathwayRow, pathway_id)
-    if row is None or row.status == "draft":
-        raise NotFound(f"pathway {pathway_id!r} not found", property="pathway_id")
-    return row
+def _mine(session: Session, platform: Platform, user_id: str) -> list[PathwayRow]:
+    """Published (or archived) pathways the learner started (holds a constituent of) or was
+    awarded, oldest first."""
+    holdings = _holdings(session, platform, user_id)
+    achievements = {h.held.achievement_id for h in holdings}
+    ids = set(
+        session.scalars(
+            select(PathwayConstituentRow.pathway_id).where(
+                PathwayConstituentRow.achievement_id.in_(achievements)
+            )
+        )
+    )
+    ids |= set(
+        session.scalars(
+            select(PathwayAwardRow.pathway_id).where(PathwayAwardRow.user_id == user_id)
+        )
+    )
+    return list(
+        session.scalars(
+            select(PathwayRow)
+            .where(PathwayRow.id.in_(ids), PathwayRow.status != "draft")
+            .order_by(PathwayRow.created_at, PathwayRow.id)
+        )
+    )
+
+
+def _one_of_mine(session: Session, platform: Platform, user_id: str, pathway_id: str) -> PathwayRow:
+    for row in _mine(session, platform, user_id):
+        if row.id == pathway_id:
+            return row
+    raise NotFound(f"pathway {pathway_id!r} not found among yours", property="pathway_id")
 
 
 def my_progress(platform: Platform, actor: Actor, *, pathway_id: str) -> ProgressView:
-    """The caller's progress on a published (or archived) pathway: done and left."""
+    """The caller's progress on a pathway they started: what is done and what is left."""
     user_id = _user(actor)
     with platform.reading() as session:
-        return _progress_view(session, platform, _published(session, pathway_id), user_id)
+        row = _one_of_mine(session, platform, user_id, pathway_id)
+        return _progress_view(session, platform, row, user_id)
 
 
 def check_mine(platform: Platform, actor: Actor, *, pathway_id: str) -> ProgressView:
@@ -1175,35 +1202,18 @@ def check_mine(platform: Platform, actor: Actor, *, pathway_id: str) -> Progress
     learner whose credentials satisfied it before it was published)."""
     user_id = _user(actor)
     with platform.reading() as session:
-        _published(session, pathway_id)
+        _one_of_mine(session, platform, user_id, pathway_id)
     _award(platform, pathway_id=pathway_id, user_id=user_id)
     return my_progress(platform, actor, pathway_id=pathway_id)
 
 
 def my_pathways(platform: Platform, actor: Actor) -> list[ProgressView]:
-    """Published pathways the caller has started (holds a constituent of) or was awarded."""
+    """The pathways the caller started or was awarded, with their progress."""
     user_id = _user(actor)
     with platform.reading() as session:
-        holdings = _holdings(session, platform, user_id)
-        achievements = {h.held.achievement_id for h in holdings}
-        ids = set(
-            session.scalars(
-                select(PathwayConstituentRow.pathway_id).where(
-                    PathwayConstituentRow.achievement_id.in_(achievements)
-                )
-            )
-        )
-        ids |= set(
-            session.scalars(
-                select(PathwayAwardRow.pathway_id).where(PathwayAwardRow.user_id == user_id)
-            )
-        )
-        rows = session.scalars(
-            select(PathwayRow)
-            .where(PathwayRow.id.in_(ids), PathwayRow.status != "draft")
-            .order_by(PathwayRow.created_at, PathwayRow.id)
-        )
-        return [_progress_view(session, platform, r, user_id) for r in rows]
+        return [
+            _progress_view(session, platform, r, user_id) for r in _mine(session, platform, user_id)
+        ]
 
 
 def progress(
