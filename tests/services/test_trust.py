@@ -148,9 +148,11 @@ def test_request_accept_embed_verify_revoke(platform: Platform, seed_org: Seed) 
     # the quality facts, in plain words
     assert result.quality.eqf_level == 5
     assert result.quality.assessment_words == "a supervised (proctored) exam"
-    assert result.quality.credits == 5 and result.quality.hours == 40
+    assert result.quality.credits == 5
+    assert result.quality.hours == 40
     assert result.quality.frameworks == ("ESCO",)
-    assert result.signals is not None and result.signals.endorsements == 1
+    assert result.signals is not None
+    assert result.signals.endorsements == 1
     assert result.signals.holders_text == "fewer than 5"
     # revoked: no longer embedded in new documents; the embedded copy warns
     endorsements.revoke_endorsement(
@@ -160,7 +162,8 @@ def test_request_accept_embed_verify_revoke(platform: Platform, seed_org: Seed) 
     again = _verify(platform, credential)
     assert again.report.verified
     endorsement_check = again.report.check("endorsements")
-    assert endorsement_check is not None and endorsement_check.outcome.value == "warning"
+    assert endorsement_check is not None
+    assert endorsement_check.outcome.value == "warning"
     assert "revoked" in endorsement_check.message
     with platform.reading() as session:
         actions = set(session.scalars(select(AuditLogRow.action)))
@@ -171,7 +174,8 @@ def test_request_accept_embed_verify_revoke(platform: Platform, seed_org: Seed) 
         "endorsement_request.accepted",
         "endorsement.revoked",
     } <= actions
-    assert "email.endorsement_requested" in topics and "email.endorsement_issued" in topics
+    assert "email.endorsement_requested" in topics
+    assert "email.endorsement_issued" in topics
 
 
 def test_decline_withdraw_and_permissions(platform: Platform, seed_org: Seed) -> None:
@@ -184,11 +188,13 @@ def test_decline_withdraw_and_permissions(platform: Platform, seed_org: Seed) ->
         endorser_org_id=endorser.org_id,
         achievement_id=None,
     )
-    assert first.subject_kind == "profile" and first.subject_id.endswith(f":orgs:{issuer.slug}")
+    assert first.subject_kind == "profile"
+    assert first.subject_id.endswith(f":orgs:{issuer.slug}")
     declined = endorsements.decline_request(
         platform, endorser.actor, org_id=endorser.org_id, request_id=first.id, reason="Too new."
     )
-    assert declined.status == "declined" and declined.decline_reason == "Too new."
+    assert declined.status == "declined"
+    assert declined.decline_reason == "Too new."
     second = endorsements.request_endorsement(
         platform,
         issuer.actor,
@@ -196,9 +202,12 @@ def test_decline_withdraw_and_permissions(platform: Platform, seed_org: Seed) ->
         endorser_org_id=endorser.org_id,
         achievement_id=None,
     )
-    assert endorsements.withdraw_request(
-        platform, issuer.actor, org_id=issuer.org_id, request_id=second.id
-    ).status == "withdrawn"
+    assert (
+        endorsements.withdraw_request(
+            platform, issuer.actor, org_id=issuer.org_id, request_id=second.id
+        ).status
+        == "withdrawn"
+    )
     with pytest.raises(InvalidInput):
         endorsements.request_endorsement(
             platform,
@@ -250,20 +259,20 @@ def test_registries_and_the_trust_check(
     assert registry[0].lookup(old["issuer"]["id"]) is not None
     result = _verify(platform, old, registries=registry)
     check = result.report.check("trust")
-    assert check is not None and check.outcome.value == "pass"
+    assert check is not None
+    assert check.outcome.value == "pass"
     assert "known to the registry Merito issuers" in check.message
     # an organisation imports the registry (upload), then chooses it
     view = trust.import_registry(
         platform, verifier.actor, org_id=verifier.org_id, document=published.document
     )
-    assert view.entries >= 1 and view.publisher.startswith("did:key:")
+    assert view.entries >= 1
+    assert view.publisher.startswith("did:key:")
     with pytest.raises(Conflict):
         trust.import_registry(
             platform, verifier.actor, org_id=verifier.org_id, document=published.document
         )
-    chosen = trust.registries_for(
-        platform, verifier.actor, org_id=verifier.org_id, ids=[view.id]
-    )
+    chosen = trust.registries_for(platform, verifier.actor, org_id=verifier.org_id, ids=[view.id])
     assert chosen[0].id == published.document["id"]
     with pytest.raises(NotFound):  # another organisation's registries are not visible
         trust.registries_for(platform, issuer.actor, org_id=issuer.org_id, ids=[view.id])
@@ -284,16 +293,18 @@ def test_registries_and_the_trust_check(
     registry = trust.registries_for(platform, None, org_id=None, ids=["merito"])
     failed = _verify(platform, new, registries=registry)
     check = failed.report.check("trust")
-    assert check is not None and check.outcome.value == "fail" and not failed.report.verified
-    assert "removed from the registry" in check.message and "fraud" in check.message
+    assert check is not None
+    assert check.outcome.value == "fail"
+    assert not failed.report.verified
+    assert "removed from the registry" in check.message
+    assert "fraud" in check.message
     older = _verify(platform, old, registries=registry).report.check("trust")
-    assert older is not None and older.outcome.value == "warning"
+    assert older is not None
+    assert older.outcome.value == "warning"
     assert "issued earlier" in older.message
     # an issuer no registry knows: a warning, not a failure
     with platform.transaction() as session:
-        session.add(
-            OrganisationRow(id="0" * 36, slug="unlisted", name="Unlisted", kind="employer")
-        )
+        session.add(OrganisationRow(id="0" * 36, slug="unlisted", name="Unlisted", kind="employer"))
     unknown = _verify(platform, old, registries=chosen)  # the imported copy predates nothing
     assert unknown.report.check("trust").outcome.value == "pass"  # type: ignore[union-attr]
     stranger = copy.deepcopy(chosen[0])
@@ -325,9 +336,12 @@ def test_did_configuration_and_signals(platform: Platform, seed_org: Seed) -> No
     _verify(platform, credential, actor=verifiers[0].actor, org_id=verifiers[0].org_id)
     _verify(platform, credential, actor=issuer.actor, org_id=issuer.org_id)  # its own: no count
     signals = trust.signals_for(platform, achievement_id)
-    assert signals.verifier_orgs == 5 and signals.verifier_orgs_text == "5"
-    assert signals.holders is None and signals.endorsements == 0
+    assert signals.verifier_orgs == 5
+    assert signals.verifier_orgs_text == "5"
+    assert signals.holders is None
+    assert signals.endorsements == 0
     # a DID the configuration does not list
     other = trust.domain_linkage(platform, "did:web:merito.test:orgs:nobody")
-    assert other is not None and other.outcome.value == "warning"
+    assert other is not None
+    assert other.outcome.value == "warning"
     assert trust.domain_linkage(platform, "did:key:z6Mkabc") is None

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from merito.errors import Conflict, InvalidInput, NotFound
 from merito.formats.images import generate_badge_svg, inspect_image
 from merito.formats.ob3 import OB3_CONTEXT, VC2_CONTEXT
-from merito.services import issuing
+from merito.services import endorsed, issuing
 from merito.services.issuers import property_path
 from merito.services.platform import (
     Actor,
@@ -893,7 +893,9 @@ def public_achievement(
             raise NotFound(
                 f"achievement {achievement_id!r} has no version {number}", property="version"
             )
-        return {"@context": [VC2_CONTEXT, OB3_CONTEXT], **found.document}
+        # active endorsements embedded (OB 3.0 Achievement.endorsement; services.endorsed)
+        document = endorsed.with_endorsements(session, dict(found.document))
+        return {"@context": [VC2_CONTEXT, OB3_CONTEXT], **document}
 
 
 def upload_image(

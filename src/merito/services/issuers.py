@@ -33,6 +33,7 @@ from merito.errors import Conflict, InvalidInput, InvalidKey, NotFound
 from merito.formats.did_web import VerificationKeySpec, build_did_web_document, did_web_to_url
 from merito.formats.ob3 import OB3_CONTEXT, VC2_CONTEXT
 from merito.proofs.keys import ALGORITHMS, Signer, public_key_from_jwk
+from merito.services import endorsed
 from merito.services.platform import Actor, Permission, Platform, audit, authorize, org_or_404
 from merito.storage.tables import IssuerKeyRow, OrganisationRow
 
@@ -295,10 +296,9 @@ def profile_document(session: Session, platform: Platform, org: OrganisationRow)
     """The organisation's OB 3.0 Profile, to embed as a credential's ``issuer``.
 
     ``id`` is the issuer DID (the signing key's controller); no ``@context``: the
-    credential's own contexts cover it. ``session`` is the caller's (nothing is read today
-    beyond ``org``, but the profile may come to draw on other rows).
+    credential's own contexts cover it. ``session`` is the caller's (the organisation's
+    active endorsements are read in it).
     """
-    del session  # the profile lives on the organisation row
     document: dict[str, Any] = {"id": issuer_did(platform, org), "type": ["Profile"]}
     document["name"] = org.name
     stored = org.profile or {}
@@ -309,7 +309,8 @@ def profile_document(session: Session, platform: Platform, org: OrganisationRow)
         document["image"] = {"id": stored["image"], "type": "Image"}
     if "address" in stored:
         document["address"] = dict(stored["address"])
-    return document
+    # active endorsements of the organisation (OB 3.0 Profile.endorsement; services.endorsed)
+    return endorsed.with_endorsements(session, document)
 
 
 def _with_context(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,13 @@ from merito.services import analytics, credentials, issuers, status_lists, verif
 from merito.services.platform import Platform
 from merito.verification import VerifyOptions
 
-__all__ = ["PlatformFetcher", "fetch_credential", "options_for", "verify_as_platform"]
+__all__ = [
+    "PlatformFetcher",
+    "claimed_issuer",
+    "fetch_credential",
+    "options_for",
+    "verify_as_platform",
+]
 
 _MAX_ID: Final = 36
 _COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
@@ -101,6 +107,11 @@ def _claimed_issuer(document: str | bytes) -> str | None:
     if isinstance(issuer, dict):
         issuer = issuer.get("id")
     return issuer if isinstance(issuer, str) else None
+
+
+def claimed_issuer(document: str | bytes) -> str | None:
+    """The issuer id a credential names, unverified (see ``_claimed_issuer``)."""
+    return _claimed_issuer(document)
 
 
 def _hosted_documents(platform: Platform, issuer: str | None) -> dict[str, dict[str, Any]]:

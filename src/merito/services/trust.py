@@ -53,7 +53,7 @@ from merito.proofs import data_integrity
 from merito.proofs.keys import Ed25519PrivateKey, Signer
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.proofs.vc_jwt import sign_jwt
-from merito.services import endorsed, issuers, platform_verification, verifying
+from merito.services import catalog, endorsed, issuers, platform_verification, verifying
 from merito.services.platform import Actor, Permission, Platform, audit, authorize, new_id
 from merito.storage.tables import (
     AchievementRow,
@@ -85,6 +85,7 @@ __all__ = [
     "RegistryView",
     "Signals",
     "TrustedReport",
+    "achievement_quality",
     "delete_registry",
     "did_configuration",
     "domain_linkage",
@@ -98,6 +99,7 @@ __all__ = [
     "registry_url",
     "set_listing",
     "signals_for",
+    "verify_as_organisation",
     "verify_with_trust",
 ]
 
@@ -749,6 +751,16 @@ def quality_for(platform: Platform, credential: Mapping[str, Any] | None) -> Qua
     return quality_of(achievement, hours=hours)
 
 
+def achievement_quality(platform: Platform, achievement_id: str) -> Quality:
+    """The quality facts of one of this platform's published achievements."""
+    document = catalog.public_achievement(platform, achievement_id)
+    with platform.reading() as session:
+        row = session.get(AchievementRow, achievement_id)
+        metadata = (row.published_metadata or {}) if row is not None else {}
+    value = metadata.get("hours")
+    return quality_of(document, hours=float(value) if isinstance(value, int | float) else None)
+
+
 def _shown(count: int) -> tuple[int | None, str]:
     if count < SMALL_COUNT:
         return None, f"fewer than {SMALL_COUNT}"
@@ -760,8 +772,10 @@ def signals_for(platform: Platform, achievement_id: str) -> Signals:
     credentials not revoked), organisations whose members verified one, endorsements."""
     with platform.reading() as session:
         row = session.get(AchievementRow, achievement_id)
-        if row is None:
-            raise NotFound(f"achievement {achievement_id!r} not found", property="achievement_id")
+        if row is None or row.current_version is None:  # drafts are never public
+            raise NotFound(
+                f"no published achievement {achievement_id!r}", property="achievement_id"
+            )
         holders = session.scalar(
             select(func.count(func.distinct(CredentialRow.recipient)))
             .join(
@@ -909,4 +923,23 @@ def verify_with_trust(
         quality=quality,
         signals=signals,
         registries=tuple(r.id for r in registries),
+    )
+
+
+def verify_as_organisation(
+    platform: Platform,
+    actor: Actor,
+    *,
+    org_id: str,
+    document: str | bytes,
+    base: VerifyOptions,
+    registry_ids: Sequence[str] = (),
+) -> TrustedReport:
+    """``verify_with_trust`` for a member of ``org_id``, against the registries it chose
+    (``merito`` and/or its imported ones); the verification counts in the signals."""
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ORG_READ)
+    registries = registries_for(platform, actor, org_id=org_id, ids=registry_ids)
+    return verify_with_trust(
+        platform, document, base, registries=registries, actor=actor, org_id=org_id
     )
