@@ -23,8 +23,8 @@ from merito.config import Settings
 from merito.domain.ports import BlobStore, Clock, Fetcher, Mailer, SystemClock
 from merito.errors import Conflict, InvalidInput, InvalidKey
 from merito.ledger.anchoring import LogAnchorChecker, log_id_of
-from merito.net.fetcher import GuardedFetcher
 from merito.net.mailer import ConsoleMailer, SmtpMailer
+from merito.net.webhook_sender import GuardedPoster
 from merito.proofs.keys import PrivateKey, generate_key
 from merito.proofs.resolution import VerificationMethodResolver
 from merito.services.anchoring import ethereum_extras
@@ -182,8 +182,9 @@ def mailer(settings: Settings, *, clock: Clock | None = None) -> Mailer:
 
 
 def fetcher(settings: Settings) -> Fetcher:
-    """The SSRF-guarded outbound fetcher, with the settings' size and time bounds."""
-    return GuardedFetcher(
+    """The SSRF-guarded outbound fetcher (GET, and POST for outgoing webhooks), with the
+    settings' size and time bounds."""
+    return GuardedPoster(
         allow_private=settings.fetch_allow_private,
         max_bytes=settings.fetch_max_bytes,
         timeout=settings.fetch_timeout,

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from merito.domain.ports import OutgoingEmail
 from merito.errors import Conflict, DeliveryError, InvalidInput, MeritoError, NotFound
-from merito.services import anchoring, events
+from merito.services import anchoring, events, webhooks_out
 from merito.services.platform import Actor, Permission, Platform, audit, authorize
 from merito.storage.tables_delivery import DELIVERY_STATES, DeliveryState, OutboxRow, state_filter
 
@@ -154,6 +154,7 @@ DEFAULT_HANDLERS.register("email.*", send_email)
 DEFAULT_HANDLERS.register(anchoring.ANCHOR_TOPIC, anchoring.anchor_batch)
 DEFAULT_HANDLERS.register(anchoring.CONFIRM_TOPIC, anchoring.confirm_anchor)
 DEFAULT_HANDLERS.register("webhook.*", events.dispatch)  # domain events -> listeners
+DEFAULT_HANDLERS.register(webhooks_out.DELIVERY_TOPIC, webhooks_out.deliver)  # outgoing webhooks
 
 
 # --- retry policy --------------------------------------------------------------------------------
