@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from merito.domain.verification import VerificationReport
 from merito.errors import InvalidInput, NotFound
+from merito.services import pathways
 from merito.services.platform import Actor, Permission, Platform, authorize
 from merito.storage.tables import AchievementRow, AchievementVersionRow, CredentialRow
 from merito.storage.tables_analytics import AnalyticsDailyCountRow
@@ -58,16 +59,20 @@ __all__ = [
     "AchievementChoice",
     "Activity",
     "Dashboard",
+    "FunnelStage",
+    "PathwayFunnel",
     "Period",
     "SkillCount",
     "activity",
     "activity_csv",
     "dashboard",
     "flush",
+    "funnel_csv",
+    "pathway_choices",
+    "pathway_funnel",
     "period",
     "record_share",
     "record_verification",
-    "rows_csv",
     "skills_csv",
     "top_skills",
 ]
@@ -528,6 +533,73 @@ def dashboard(
         )
 
 
+# --- pathways -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStage:
+    """One step of a pathway's completion funnel: ``key`` is ``started``, ``requirements``
+    (at least ``done`` of ``total`` requirements done), ``satisfied`` or ``awarded``."""
+
+    key: str
+    learners: int
+    done: int | None = None
+    total: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.key == "requirements":
+            return f"at least {self.done} of {self.total} requirements done"
+        return {
+            "started": "started (one requirement done)",
+            "satisfied": "all requirements met",
+            "awarded": "awarded",
+        }[self.key]
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayFunnel:
+    pathway_id: str
+    name: str
+    stages: tuple[FunnelStage, ...]
+
+
+#: funnels with more requirements than this show only started, satisfied and awarded
+_MAX_FUNNEL_STEPS: Final = 8
+
+
+def pathway_choices(platform: Platform, actor: Actor, org_id: str) -> tuple[AchievementChoice, ...]:
+    """The organisation's pathways (not archived), for the dashboard's funnel picker."""
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.ANALYTICS_READ)
+    return tuple(
+        AchievementChoice(id=view.id, name=view.name)
+        for view in pathways.list_pathways(platform, actor, org_id=org_id)
+        if view.status != "archived"
+    )
+
+
+def pathway_funnel(platform: Platform, actor: Actor, org_id: str, pathway_id: str) -> PathwayFunnel:
+    """A pathway's completion funnel as cumulative stages: started, at least k of its n
+    requirements, all met, awarded (``services.pathways.funnel`` counts the learners)."""
+    counted = pathways.funnel(platform, actor, org_id=org_id, pathway_id=pathway_id)
+    view = pathways.get_pathway(platform, actor, org_id=org_id, pathway_id=pathway_id)
+    total = counted.leaves_total
+    exactly = {step.leaves_done: step.learners for step in counted.by_leaves}
+    stages = [FunnelStage("started", counted.started)]
+    if 2 <= total <= _MAX_FUNNEL_STEPS:
+        for done in range(2, total + 1):
+            at_least = sum(n for k, n in exactly.items() if k >= done)
+            stages.append(FunnelStage("requirements", at_least, done=done, total=total))
+    stages.append(FunnelStage("satisfied", counted.satisfied))
+    stages.append(FunnelStage("awarded", counted.awarded))
+    return PathwayFunnel(pathway_id=pathway_id, name=view.name, stages=tuple(stages))
+
+
+def funnel_csv(result: PathwayFunnel) -> str:
+    return _csv(["stage", "learners"], ([stage.label, stage.learners] for stage in result.stages))
+
+
 # --- CSV ----------------------------------------------------------------------------------------
 
 
@@ -561,11 +633,6 @@ def skills_csv(skills: Sequence[SkillCount]) -> str:
     return _csv(
         ["skill_uri", "label", "credentials"], ([s.uri, s.label, s.credentials] for s in skills)
     )
-
-
-def rows_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Any other table as formula-safe CSV (e.g. a pathway funnel)."""
-    return _csv(header, rows)
 
 
 # --- counting -----------------------------------------------------------------------------------
