@@ -18,6 +18,7 @@ from starlette.responses import Response
 from merito.errors import Conflict, InvalidInput, MeritoError, NotFound
 from merito.services import workforce
 from merito.web import session
+from merito.web.charts import Bar, Series, bar_chart, line_chart
 from merito.web.pages import csrf_error, see_other
 from merito.web.rendering import Page, page_for, render
 from merito.web.studio import STUDIO, StudioContext, refused, studio_context
@@ -62,6 +63,47 @@ def _employer_values(ctx: StudioContext, request: Request, **more: Any) -> dict[
     )
 
 
+def _charts(page: Page, values: dict[str, Any]) -> dict[str, Any]:
+    """The demand over time (all skills and the top three), demand per skill, and the
+    inventory's published skill totals; every chart carries its own data table."""
+    _ = page.gettext
+    demand: workforce.Demand = values["demand"]
+    inventory: workforce.Inventory = values["inventory"]
+    top = demand.skills[:3]
+    return {
+        "demand_chart": line_chart(
+            chart_id="demand-months",
+            title=_("Skill requirements of open roles, by month posted"),
+            x_labels=list(demand.months),
+            series=[
+                Series(_("All skills"), list(demand.totals_by_month)),
+                *(Series(s.label, list(s.by_month)) for s in top),
+            ],
+            gettext=_,
+            lang=page.lang,
+            x_heading=_("Month"),
+        ),
+        "skills_chart": bar_chart(
+            chart_id="demand-skills",
+            title=_("Open roles per skill"),
+            bars=[Bar(s.label, s.roles) for s in demand.skills[:10]],
+            gettext=_,
+            lang=page.lang,
+            label_heading=_("Skill"),
+            value_heading=_("Open roles"),
+        ),
+        "inventory_chart": bar_chart(
+            chart_id="inventory-skills",
+            title=_("Consenting employees holding each verified skill"),
+            bars=[Bar(s.label, s.total) for s in inventory.skills[:10] if s.total is not None],
+            gettext=_,
+            lang=page.lang,
+            label_heading=_("Skill"),
+            value_heading=_("Consenting employees"),
+        ),
+    }
+
+
 def _employer_page(
     ctx: StudioContext, request: Request, *, status: int = 200, **more: Any
 ) -> Response:
@@ -69,6 +111,7 @@ def _employer_page(
         values = _employer_values(ctx, request, **more)
     except MeritoError as e:
         return refused(ctx, e, section=SECTION)
+    values.update(_charts(ctx.page, values))
     return render(ctx.page, "workforce/employer.html", values, status=status)
 
 
