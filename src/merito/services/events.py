@@ -37,6 +37,9 @@ def listeners() -> tuple[EventListener, ...]:
     from merito.services import workforce  # sponsored vouchers complete when earned
 
     found.append(workforce.on_event)
+    from merito.services import hiring  # the in-memory candidate index drops stale learners
+
+    found.append(hiring.on_event)
     return tuple(found)
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from merito.domain.achievements import parse_datetime
 from merito.errors import InvalidInput, NotFound, PermissionDenied
+from merito.services import candidate_index
 from merito.services import skills as taxonomy
 from merito.services.issuers import issuer_did, property_path
 from merito.services.platform import (
@@ -113,6 +114,7 @@ __all__ = [
     "my_explanation",
     "my_profile",
     "my_rankings",
+    "on_event",
     "rank_candidates",
     "run_saved_search",
     "seed_demo_role",
@@ -618,6 +620,142 @@ def _profiles(
     return profiles, held
 
 
+# --- the in-memory candidate index (merito.services.candidate_index) ---------------------------
+
+_EXPIRY_MEMBERS: Final = ("validUntil", "expirationDate", "exp", "expires")
+
+
+def _index_enabled(platform: Platform) -> bool:
+    return bool(platform.extras.get("candidate_index", True))
+
+
+def _cache(platform: Platform) -> candidate_index.CandidateCache:
+    return candidate_index.cache_for(str(platform.sessions.kw["bind"].url))
+
+
+def _state_keys(
+    session: Session,
+    platform: Platform,
+    cache: candidate_index.CandidateCache,
+    user_ids: Sequence[str],
+) -> dict[str, tuple[Any, ...]]:
+    """Per learner, everything their verified evidence depends on, read in the caller's
+    transaction from small columns only: equal keys (at the same time) mean equal profiles.
+
+    Mirrors ``_holdings``: the credentials issued to their email and those claimed into their
+    wallet (row id, active now), and their wallet items (id, link, verdict, unexpired now).
+    """
+    now = platform.clock.now()
+    email_of: dict[str, str] = {}
+    hosted: dict[str, list[tuple[str, bool]]] = {u: [] for u in user_ids}
+    light = select(
+        CredentialRow.id,
+        CredentialRow.revoked_at,
+        CredentialRow.suspended,
+        CredentialRow.valid_until,
+    )
+    # one query for the accounts and the credentials issued to their email addresses
+    mine = select(UserRow.id.label("user_id"), UserRow.email, *light.selected_columns).outerjoin(
+        CredentialRow, CredentialRow.recipient == UserRow.email
+    )
+    for chunk in _chunks(list(user_ids)):
+        for row in session.execute(mine.where(UserRow.id.in_(chunk))):
+            email_of[row.user_id] = row.email
+            if row.id is not None:
+                active = _active(row.revoked_at, row.suspended, row.valid_until, now)
+                hosted[row.user_id].append((row.id, active))
+    items: list[Any] = []
+    for chunk in _chunks(list(user_ids)):
+        items += session.execute(
+            select(
+                WalletItemRow.id,
+                WalletItemRow.user_id,
+                WalletItemRow.credential_row_id,
+                WalletItemRow.verdict,
+            ).where(WalletItemRow.user_id.in_(chunk))
+        ).all()
+    owner_of = {i.credential_row_id: i.user_id for i in items if i.credential_row_id is not None}
+    for chunk in _chunks(list(owner_of)):
+        for row in session.execute(light.where(CredentialRow.id.in_(chunk))):
+            active = _active(row.revoked_at, row.suspended, row.valid_until, now)
+            hosted[owner_of[row.id]].append((row.id, active))
+    imported = [i.id for i in items if i.credential_row_id is None and i.verdict == "valid"]
+    expiry, unread = cache.item_expiries(imported)
+    read: dict[str, datetime | None] = {}
+    for chunk in _chunks(unread):
+        for item_id, document in session.execute(
+            select(WalletItemRow.id, WalletItemRow.document).where(WalletItemRow.id.in_(chunk))
+        ):
+            read[item_id] = _date(document, *_EXPIRY_MEMBERS)
+    cache.remember_expiries(read)
+    expiry.update(read)
+    held: dict[str, list[tuple[str, str, str, bool]]] = {u: [] for u in user_ids}
+    for i in items:
+        expires = expiry.get(i.id)
+        held[i.user_id].append(
+            (i.id, i.credential_row_id or "", i.verdict, expires is None or expires > now)
+        )
+    return {
+        u: (email_of.get(u), tuple(sorted(hosted[u])), tuple(sorted(held[u]))) for u in user_ids
+    }
+
+
+def _pool_levels(
+    session: Session, platform: Platform, pool: Sequence[str]
+) -> list[Mapping[str, float]]:
+    """Every pool learner's skill levels: from the index when their state key is unchanged,
+    else rebuilt from their credentials (and stored)."""
+    cache = _cache(platform)
+    now = platform.clock.now()
+    keys = _state_keys(session, platform, cache, pool)
+    found, stale = cache.lookup(keys, now)
+    if stale:
+        profiles, _ = _profiles(session, platform, stale)
+        built = {
+            u: candidate_index.Entry(
+                key=keys[u],
+                levels={s: c.level for s, c in profiles[u].skills.items()},
+                built_at=now,
+            )
+            for u in stale
+        }
+        cache.store(built)
+        found.update((u, e.levels) for u, e in built.items())
+    return [found[u] for u in pool]
+
+
+def _affected_users(session: Session, payload: Mapping[str, Any]) -> set[str]:
+    """The learners a credential event concerns: its recipient's account and its claimers."""
+    users: set[str] = set()
+    if isinstance(payload.get("user_id"), str):
+        users.add(payload["user_id"])
+    row_id = payload.get("credential_row_id")
+    if isinstance(row_id, str):
+        recipient = session.scalar(
+            select(CredentialRow.recipient).where(CredentialRow.id == row_id)
+        )
+        if recipient is not None:
+            users.update(session.scalars(select(UserRow.id).where(UserRow.email == recipient)))
+        users.update(
+            session.scalars(
+                select(WalletItemRow.user_id).where(WalletItemRow.credential_row_id == row_id)
+            )
+        )
+    return users
+
+
+def on_event(platform: Platform, payload: Mapping[str, Any]) -> None:
+    """Domain events (``services.events``): a credential issued, revoked, suspended,
+    unsuspended or claimed drops the cached levels of the learners it concerns (rebuilt on the
+    next ranking). Idempotent: dropping twice is dropping once."""
+    event = payload.get("event")
+    if not isinstance(event, str) or not event.startswith("credential."):
+        return
+    with platform.reading() as session:
+        users = _affected_users(session, payload)
+    _cache(platform).invalidate(users)
+
+
 # --- the taxonomy around a query ---------------------------------------------------------------
 
 
@@ -1060,12 +1198,28 @@ def _rank_in(
     role = _role_view(session, role_row)
     requirements = _requirements(role)
     pool = _discoverable(session, org_id)
-    profiles, held = _profiles(session, platform, pool)
-    space, labels = _space(
-        session, [r.skill for r in requirements], {s for p in profiles.values() for s in p.skills}
-    )
-    index = CandidateIndex.from_profiles(space, [profiles[u] for u in pool], pool)
-    ranked = rank(index, requirements, k=limit, require_all=require_all, min_score=min_score)
+    if _index_enabled(platform):
+        levels = _pool_levels(session, platform, pool)
+        wanted, _ = _space(session, [r.skill for r in requirements], ())
+        selection = wanted.extended(sorted({s for skills in levels for s in skills}))
+        index = CandidateIndex.from_levels(selection, levels, pool)
+        ranked = rank(index, requirements, k=limit, require_all=require_all, min_score=min_score)
+        # the results' explanations are always built fresh from their credentials
+        profiles, held = _profiles(session, platform, [r.id for r in ranked])
+        space, labels = _space(
+            session,
+            [r.skill for r in requirements],
+            {s for p in profiles.values() for s in p.skills},
+        )
+    else:
+        profiles, held = _profiles(session, platform, pool)
+        space, labels = _space(
+            session,
+            [r.skill for r in requirements],
+            {s for p in profiles.values() for s in p.skills},
+        )
+        index = CandidateIndex.from_profiles(space, [profiles[u] for u in pool], pool)
+        ranked = rank(index, requirements, k=limit, require_all=require_all, min_score=min_score)
     emails = dict(
         session.execute(
             select(UserRow.id, UserRow.email).where(UserRow.id.in_([r.id for r in ranked]))
@@ -1346,7 +1500,10 @@ def set_discoverability(
             target=user_id,
             details={"public": public, "orgs": len(wanted)},
         )
-        return _discoverability(session, user_id)
+        chosen = _discoverability(session, user_id)
+    # this process keeps nothing of a learner who changed their consent (rebuilt when ranked)
+    _cache(platform).invalidate([user_id])
+    return chosen
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
