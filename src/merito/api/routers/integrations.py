@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from merito.api.auth import CurrentActor, PlatformDep
-from merito.api.problems import merito_problem
+from merito.api.problems import PROBLEM_TYPE_PREFIX, merito_problem, problem_response
 from merito.domain.integrations import check_xapi_version
 from merito.errors import InvalidInput, MeritoError, Unauthenticated
 from merito.services import integrations, lti, webhooks_out
@@ -418,7 +418,21 @@ def _xapi_principal(platform: Any, authorization: str | None) -> integrations.Xa
 
 
 def _xapi_error(error: MeritoError, request: Request) -> Response:
-    response = merito_problem(error, instance=request.url.path)
+    """A problem; a bad request is a 400 (xAPI 1.0.3 §7.1: not the API's usual 422)."""
+    if isinstance(error, InvalidInput):
+        extensions: dict[str, Any] = {}
+        if error.property is not None:
+            extensions["errors"] = [{"property": error.property, "detail": error.message}]
+        response = problem_response(
+            status=400,
+            detail=error.message,
+            instance=request.url.path,
+            type_=PROBLEM_TYPE_PREFIX + error.code,
+            title=error.code.replace("-", " ").capitalize(),
+            **extensions,
+        )
+    else:
+        response = merito_problem(error, instance=request.url.path)
     if isinstance(error, Unauthenticated):
         response.headers["WWW-Authenticate"] = 'Basic realm="merito-xapi"'
     response.headers["X-Experience-API-Version"] = _XAPI_VERSION

@@ -1,0 +1,177 @@
+"""The studio's Integrations page and the LTI launch page through the composed app (SQLite).
+
+An owner creates an inbound endpoint (its secret shown once), an xAPI client, an award rule,
+an outgoing webhook and an LTI platform; a simulated LMS then logs in (``/lti/login``), launches
+a learner (awarded once, even launched twice) and an instructor (awards a named learner), and
+a replayed or forged launch is refused with a page, not a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from web_support import Browser, demo_site
+
+from lti_simulator import SimulatedPlatform
+from merito.domain import integrations as rules_
+from merito.domain.ports import SystemClock
+from merito.services import demo, integrations, lti
+from merito.services.platform import Actor, Platform
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[tuple[Any, demo.DemoSeed, Platform]]:
+    with demo_site(tmp_path_factory.mktemp("integrations"), sqlite_template) as built:
+        yield built
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_integrations_page_creates_and_lists_everything(
+    site: tuple[Any, demo.DemoSeed, Platform],
+) -> None:
+    app, seed, _ = site
+    owner = Browser(app)
+    owner.log_in(seed.owner_email)
+    url = f"/studio/{seed.org_slug}/integrations"
+    page = owner.get(url)
+    assert page.status_code == 200
+    assert 'aria-current="page">Integrations' in page.text
+    token = _token(page.text)
+
+    made = owner.post(url, data={"csrf_token": token, "action": "endpoint", "name": "Moodle"})
+    assert made.status_code == 200
+    assert re.search(r'value="whsec_[A-Za-z0-9+/=]+"', made.text)
+    client = owner.post(url, data={"csrf_token": token, "action": "xapi-client", "name": "LRS"})
+    assert "xapi_" in client.text
+    rule = owner.post(
+        url,
+        data={
+            "csrf_token": token,
+            "action": "rule",
+            "source": "xapi",
+            "trigger": "passed",
+            "activity_id": "https://lms.example/quiz",
+            "min_score": "0.7",
+            "achievement_id": seed.achievements[0].id,
+        },
+    )
+    assert rule.status_code == 303
+    hook = owner.post(
+        url,
+        data={
+            "csrf_token": token,
+            "action": "subscription",
+            "url": "https://hooks.example.org/merito",
+            "events": ["credential.issued", "credential.revoked"],
+        },
+    )
+    assert hook.status_code == 200
+    assert "whsec_" in hook.text
+    bad = owner.post(url, data={"csrf_token": token, "action": "subscription", "url": "ftp://nope"})
+    assert bad.status_code == 422
+    assert "http(s) URL" in bad.text
+    forged = owner.post(url, data={"csrf_token": "x", "action": "endpoint", "name": "x"})
+    assert forged.status_code == 403
+
+    listed = owner.get(url).text
+    assert "Moodle" in listed
+    assert rules_.XAPI_VERBS["passed"] in listed
+    assert "https://hooks.example.org/merito" in listed
+    assert "credential.issued, credential.revoked" in listed
+
+
+def test_an_lms_launches_a_learner_and_an_instructor(
+    site: tuple[Any, demo.DemoSeed, Platform],
+) -> None:
+    app, seed, platform = site
+    owner = Actor(kind="user", id=seed.owner_user_id, user_id=seed.owner_user_id)
+    sim = SimulatedPlatform()
+    registered = lti.register_platform(
+        platform,
+        owner,
+        org_id=seed.org_id,
+        fields=lti.PlatformFields(
+            name="Canvas",
+            issuer=sim.issuer,
+            client_id=sim.client_id,
+            deployment_ids=["dep-1"],
+            auth_login_url="https://lms.example/auth",
+            jwks={"keys": [sim.jwk]},
+        ),
+    )
+    badge = seed.achievements[0]
+    integrations.create_rule(
+        platform,
+        owner,
+        org_id=seed.org_id,
+        fields=integrations.RuleFields(
+            source="lti",
+            source_id=registered.id,
+            trigger="lti.launch",
+            activity_id="course-9",
+            achievement_id=badge.id,
+        ),
+    )
+    lms = Browser(app)
+
+    def login() -> tuple[str, str]:
+        answer = lms.get(
+            "/lti/login",
+            params={
+                "iss": sim.issuer,
+                "login_hint": "u",
+                "target_link_uri": "https://merito.test/",
+            },
+        )
+        assert answer.status_code == 302
+        query = parse_qs(urlsplit(answer.headers["location"]).query)
+        return query["state"][0], query["nonce"][0]
+
+    clock = SystemClock()
+    state, nonce = login()
+    learner = lms.post("/lti/launch", data={"id_token": sim.id_token(clock, nonce), "state": state})
+    assert learner.status_code == 200
+    assert badge.name in learner.text
+    assert "Awarded to you" in learner.text
+    replay = lms.post("/lti/launch", data={"id_token": sim.id_token(clock, nonce), "state": state})
+    assert replay.status_code == 401
+    assert "launch again from the course" in replay.text
+
+    state, nonce = login()
+    teacher_token = sim.id_token(
+        clock,
+        nonce,
+        sub="teacher",
+        **{
+            rules_.LTI_CLAIM + "roles": [
+                "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+            ],
+            rules_.LTI_CLAIM + "custom": {},
+        },
+    )
+    teacher = lms.post("/lti/launch", data={"id_token": teacher_token, "state": state})
+    assert teacher.status_code == 200
+    match = re.search(r'name="token" value="([^"]+)"', teacher.text)
+    assert match is not None
+    awarded = lms.post(
+        "/lti/award",
+        data={"token": match.group(1), "achievement_id": badge.id, "email": "pupil@example.org"},
+    )
+    assert awarded.status_code == 200
+    assert "Badge awarded" in awarded.text
+    refused = lms.post(
+        "/lti/award", data={"token": "forged", "achievement_id": badge.id, "email": "p@example.org"}
+    )
+    assert refused.status_code == 422
