@@ -1373,11 +1373,16 @@ def assign(
                     f"“{_achievement_name(session, row)}”.",
                     "",
                     "Open it in your review queue:",
-                    platform.url(f"/studio/{org_id}/assessment/applications/{row.id}"),
+                    _studio_url(session, platform, org_id, f"/assessment/applications/{row.id}"),
                 ],
                 key=f"assessment-assigned:{row.id}:{assessor_user_id}",
             )
         return _view(session, platform, row, reviews=True)
+
+
+def _studio_url(session: Session, platform: Platform, org_id: str, suffix: str) -> str:
+    slug = session.scalar(select(OrganisationRow.slug).where(OrganisationRow.id == org_id))
+    return platform.url(f"/studio/{slug}{suffix}")
 
 
 def _achievement_name(session: Session, row: ApplicationRow) -> str:
@@ -1831,7 +1836,7 @@ def _notify_assessors(
                 f"An application for “{name}” was {event} (round {row.round}).",
                 "",
                 "Review queue:",
-                platform.url(f"/studio/{row.org_id}/assessment"),
+                _studio_url(session, platform, row.org_id, "/assessment"),
             ],
             key=f"assessment-{event}:{row.id}:{row.round}:{user_id}",
         )
