@@ -51,6 +51,7 @@ from merito.storage.tables_integrations import (
     InboundEndpointRow,
     InboundEventRow,
     IntegrationRuleRow,
+    LtiPlatformRow,
     XapiClientRow,
     XapiStatementRow,
 )
@@ -181,8 +182,6 @@ def _check_source(session: Session, *, org_id: str, source: str, source_id: str 
     if source_id is None:
         return
     if source == "lti":
-        from merito.storage.tables_integrations import LtiPlatformRow
-
         row: Any = session.get(LtiPlatformRow, source_id)
     else:
         row = session.get(_SOURCE_TABLES[source], source_id)
