@@ -54,6 +54,7 @@ __all__ = [
     "accept_request",
     "decline_request",
     "endorsement_url",
+    "find_organisation",
     "issue_endorsement",
     "list_endorsements",
     "list_requests",
@@ -449,6 +450,16 @@ def public_endorsement(platform: Platform, endorsement_id: str) -> dict[str, Any
         if row is None:
             raise NotFound(f"there is no endorsement {endorsement_id!r}", property="endorsement_id")
         return dict(row.document)
+
+
+def find_organisation(platform: Platform, slug: str) -> tuple[str, str]:
+    """``(id, name)`` of the organisation with ``slug`` (slugs are public: its profile is)."""
+    slug = slug.strip().lower()
+    with platform.reading() as session:
+        row = session.scalar(select(OrganisationRow).where(OrganisationRow.slug == slug))
+        if row is None:
+            raise NotFound(f"there is no organisation {slug!r} on this platform", property="slug")
+        return row.id, row.name
 
 
 # --- the request flow --------------------------------------------------------------------------

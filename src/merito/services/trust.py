@@ -85,6 +85,7 @@ __all__ = [
     "RegistryView",
     "Signals",
     "TrustedReport",
+    "VerifierChoice",
     "achievement_quality",
     "delete_registry",
     "did_configuration",
@@ -99,6 +100,7 @@ __all__ = [
     "registry_url",
     "set_listing",
     "signals_for",
+    "verifier_choices",
     "verify_as_organisation",
     "verify_with_trust",
 ]
@@ -943,3 +945,43 @@ def verify_as_organisation(
     return verify_with_trust(
         platform, document, base, registries=registries, actor=actor, org_id=org_id
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifierChoice:
+    """An organisation a signed-in person may verify as, with its imported registries."""
+
+    org_id: str
+    org_name: str
+    registries: tuple[RegistryView, ...]
+
+
+def verifier_choices(platform: Platform, actor: Actor | None) -> list[VerifierChoice]:
+    """The organisations ``actor`` is a member of and their registries (none when signed out)."""
+    if actor is None or actor.user_id is None:
+        return []
+    with platform.reading() as session:
+        orgs = list(
+            session.execute(
+                select(OrganisationRow.id, OrganisationRow.name)
+                .join(MembershipRow, MembershipRow.org_id == OrganisationRow.id)
+                .where(MembershipRow.user_id == actor.user_id)
+                .order_by(OrganisationRow.name, OrganisationRow.id)
+                .limit(50)
+            )
+        )
+        rows = list(
+            session.scalars(
+                select(TrustRegistryRow)
+                .where(TrustRegistryRow.org_id.in_([org_id for org_id, _ in orgs]))
+                .order_by(TrustRegistryRow.name, TrustRegistryRow.id)
+            )
+        )
+    return [
+        VerifierChoice(
+            org_id=org_id,
+            org_name=name,
+            registries=tuple(_view(r) for r in rows if r.org_id == org_id),
+        )
+        for org_id, name in orgs
+    ]

@@ -79,6 +79,9 @@ def _titles(_: Gettext) -> dict[str, str]:
         "validity": _("It is valid today"),
         "status": _("It was not revoked or suspended"),
         "anchored": _("Its issuance is on record"),
+        "endorsements": _("Its endorsements are genuine"),
+        "trust": _("A trust registry knows the issuer"),
+        "domain_linkage": _("The issuer's website vouches for it"),
     }
 
 
@@ -136,6 +139,33 @@ def _meanings(_: Gettext) -> dict[tuple[str, str], str]:
             "Its record in the public log is not confirmed (yet): this does not change the "
             "other checks."
         ),
+        ("endorsements", "pass"): _(
+            "Other organisations vouch for this badge or its issuer, with signed endorsements "
+            "that were checked like credentials."
+        ),
+        ("endorsements", "warning"): _(
+            "An endorsement it carries is not genuine or was withdrawn: it is not counted. "
+            "The credential itself is not affected."
+        ),
+        ("trust", "pass"): _("A trust registry you chose lists the issuer as recognised."),
+        ("trust", "warning"): _(
+            "The registries you chose do not vouch for the issuer (now): this does not make "
+            "the credential invalid, but decide for yourself whether you trust the issuer."
+        ),
+        ("trust", "fail"): _(
+            "The issuer was removed from a trust registry you chose before this credential "
+            "was issued: do not rely on it."
+        ),
+        ("domain_linkage", "pass"): _(
+            "The issuer's website publishes a signed statement that this identity is its own."
+        ),
+        ("domain_linkage", "warning"): _(
+            "The issuer's website does not confirm this identity: the credential may still be "
+            "genuine."
+        ),
+        ("domain_linkage", "fail"): _(
+            "The issuer's website makes a statement about this identity that does not check out."
+        ),
     }
 
 
@@ -150,7 +180,7 @@ def _outcome_labels(_: Gettext) -> dict[str, str]:
 
 #: checks that add assurance without deciding it: a credential whose anchoring is still
 #: pending (or unconfirmed) is as authentic and in force as one never anchored
-_SUPPLEMENTARY: Final = frozenset({"anchored"})
+_SUPPLEMENTARY: Final = frozenset({"anchored", "endorsements", "trust", "domain_linkage"})
 
 
 def _verdict(report: VerificationReport) -> Verdict:
