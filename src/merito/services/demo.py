@@ -23,7 +23,17 @@ from merito.formats import status_list
 from merito.proofs import data_integrity
 from merito.proofs.keys import Signer
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import accounts, catalog, credentials, hiring, issuers, skills, wallet
+from merito.services import (
+    accounts,
+    catalog,
+    credentials,
+    hiring,
+    issuers,
+    platform_verification,
+    sharing,
+    skills,
+    wallet,
+)
 from merito.services.accounts import User
 from merito.services.credentials import CredentialRecord
 from merito.services.issuing import IssuedCredential, issue_credential, parse_achievement
@@ -292,6 +302,20 @@ def _demo_user(platform: Platform, *, email: str, password: str) -> tuple[User, 
         return accounts.login(platform, email=email, password=password, ip=None).user, False
 
 
+def _demo_activity(
+    platform: Platform, records: list[CredentialRecord], *, items: tuple[str, ...]
+) -> None:
+    """What the studio's analytics shows of the demo: the first learner shares a credential
+    by link, and five credentials are verified the way a verifier's check would be counted."""
+    learner = wallet.account_actor(platform, DEMO_LEARNERS[0])
+    if items and not sharing.list_share_links(platform, learner):
+        sharing.create_share_link(platform, learner, target="item", item_id=items[0])
+    options = VerifyOptions(clock=platform.clock)
+    for record in records[:5]:
+        document = record.jwt if record.jwt is not None else json.dumps(record.document)
+        platform_verification.verify_as_platform(platform, document, options)
+
+
 def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
     """Seeds (or finds) the demo issuer through the services: its owner, organisation and
     profile, three published achievements, five learners and ten credentials in the three
@@ -403,6 +427,8 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
         for record, (_, learner, _) in zip(records, DEMO_CREDENTIALS, strict=True)
         if learner == 0
     )
+    if created:
+        _demo_activity(platform, records, items=wallet_items)
     return DemoSeed(
         org_id=org.id,
         org_slug=org.slug,

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from merito.web import (
+    analytics_page,
     assessment_page,
     credential_page,
     employer_page,
@@ -83,6 +84,7 @@ def install(app: FastAPI) -> None:
     app.include_router(sharing_page.router)  # /sharing: portfolio settings, links, downloads
     app.include_router(studio.router)  # /studio/{slug}: dashboard, achievements
     app.include_router(studio_issuing.router)  # issue, bulk, credentials, API keys
+    app.include_router(analytics_page.router)  # /studio/{slug}/analytics
     app.include_router(pathways_page.router)
     app.include_router(integrations_page.router)
     app.include_router(assessment_page.router)
