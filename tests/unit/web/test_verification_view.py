@@ -59,7 +59,7 @@ def test_each_check_is_explained_and_keeps_the_verifiers_finding() -> None:
 
 def test_an_unknown_check_shows_the_verifiers_own_words() -> None:
     extra = Check(
-        id="trust", outcome=Outcome.FAIL, title="Issuer is trusted", message="Not in list"
+        id="sanctions", outcome=Outcome.FAIL, title="Issuer is trusted", message="Not in list"
     )
     view = report_view(VerificationReport(checks=(extra,)), ENGLISH, base_url=BASE)
     assert (view.checks[0].title, view.checks[0].meaning) == ("Issuer is trusted", "Not in list")
