@@ -300,6 +300,16 @@ def test_nobody_assesses_themselves_and_roles_are_enforced(world: World) -> None
             application_id=app.id,
             assessor_user_id=insider.user_id or "",
         )
+    # the same address is the same person, even from another account
+    learner = world.user(email="dual@learners.example")
+    second = applied(world, learner)
+    with world.platform.transaction() as session:
+        moved = session.get(UserRow, learner.user_id)
+        assert moved is not None
+        moved.email = "moved@learners.example"
+    same_address = world.user(role="assessor", email="dual@learners.example")
+    with pytest.raises(PermissionDenied, match="same email address"):
+        review(world, same_address, second.id)
     viewer = world.user(role="viewer")
     with pytest.raises(PermissionDenied):
         review(world, viewer, app.id)
@@ -327,9 +337,10 @@ def test_nobody_assesses_themselves_and_roles_are_enforced(world: World) -> None
     )
     mine = assessment.queue(world.platform, assessor, org_id=world.org.org_id, assignee="me")
     assert [i.id for i in mine] == [app.id]
-    assert (
-        assessment.queue(world.platform, assessor, org_id=world.org.org_id, assignee="none") == []
+    unassigned = assessment.queue(
+        world.platform, assessor, org_id=world.org.org_id, assignee="none"
     )
+    assert [i.id for i in unassigned] == [second.id]
 
 
 def test_submission_needs_the_required_evidence_and_limits_hold(world: World) -> None:
@@ -411,9 +422,19 @@ def test_peer_review_by_holders(world: World) -> None:
     holder = world.user()
     first = applied(world, holder)
     review(world, world.user(role="assessor"), first.id)  # the holder now holds it
+    assessment.configure(
+        world.platform,
+        world.org.actor,
+        org_id=world.org.org_id,
+        achievement_id=world.achievement_id,
+        fields=ConfigFields(decision_rule={"rule": "all_agree", "reviews_required": 2}),
+    )
     newcomer = world.user()
     app = applied(world, newcomer)
+    review(world, world.user(role="assessor"), app.id)
     assert [i.id for i in assessment.peer_queue(world.platform, holder)] == [app.id]
+    seen = assessment.peer_application(world.platform, holder, application_id=app.id)
+    assert seen.reviews == ()  # a peer never sees the other reviews
     assert assessment.peer_queue(world.platform, world.user()) == []
     done = assessment.review(
         world.platform,
@@ -423,7 +444,7 @@ def test_peer_review_by_holders(world: World) -> None:
         fields=ReviewFields(decision="award", scores=GOOD),
     )
     assert done.state == "awarded"
-    assert done.reviews[-1].reviewer_kind == "peer"
+    assert [r.reviewer_kind for r in done.reviews] == ["peer"]
 
 
 def test_sla_ageing_marks_overdue(world: World, clock: MovableClock) -> None:

@@ -19,6 +19,7 @@ Claim codes (event codes and their QR) live in ``merito.services.claim_codes``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -1611,7 +1612,12 @@ def review(
             )
         row.updated_at = now
         session.flush()
-        return _view(session, platform, row, reviews=True, note=outcome.explanation)
+        # a peer sees their own review only, never the others'
+        view = _view(session, platform, row, reviews=True, note=outcome.explanation)
+        if kind == "peer":
+            mine = tuple(r for r in view.reviews if r.reviewer_user_id == user_id)
+            view = dataclasses.replace(view, reviews=mine)
+        return view
 
 
 def _round_reviews(session: Session, row: ApplicationRow) -> list[ReviewRow]:
