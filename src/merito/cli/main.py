@@ -34,6 +34,7 @@ from merito.errors import InvalidInput, MeritoError
 from merito.services import demo as demo_service
 from merito.services import issuing, keyfiles, verifying
 from merito.verification.presentations import is_presentation, verify_presentation
+from merito.verification.trust import verify_registry, with_trust_checks
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -274,13 +275,25 @@ def verify(
     domain: Annotated[
         str | None, typer.Option(help="A presentation's expected domain (yours).")
     ] = None,
+    registries: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--registry",
+            help="A trust registry file (JSON, docs/trust.md) to check the issuer against "
+            "(repeatable); its signature is checked first.",
+        ),
+    ] = None,
 ) -> None:
     """Verify a credential or a presentation and print a checklist (exit 0 only when valid)."""
     settings = load_settings()
     documents = _load_did_documents(did_documents or [])
     if jsonl:
+        if registries:
+            raise CliError("--registry checks one credential at a time; it does not take --jsonl")
         raise typer.Exit(_verify_jsonl(source, settings, documents, workers))
     options = bootstrap.verify_options(settings, documents=documents)
+    if registries:
+        options = with_trust_checks(options, _load_registries(registries, options))
     text = _read_text(source, limit=settings.max_document_bytes)
     report = verifying.verify_document(text, options)
     if is_presentation(report):
@@ -317,6 +330,22 @@ def _open_lines(path: str) -> Any:
         raise CliError(f"{path}: no such file") from None
     except OSError as e:
         raise CliError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _load_registries(paths: list[str], options: Any) -> list[Any]:
+    """Each registry file, parsed and its signature checked (with the verifier's resolver)."""
+    loaded = []
+    for path in paths:
+        text = _read_text(path, limit=5_000_000)
+        try:
+            document = json.loads(text)
+        except ValueError as e:
+            raise CliError(f"{path}: not a JSON trust registry ({e})") from None
+        try:
+            loaded.append(verify_registry(document, resolver=options.resolver))
+        except MeritoError as e:
+            raise CliError(f"{path}: {e.message}") from None
+    return loaded
 
 
 def _load_did_documents(paths: list[str]) -> dict[str, Any]:
