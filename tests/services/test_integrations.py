@@ -547,3 +547,44 @@ def test_the_poster_refuses_loopback_unless_allowed(receiver: Receiver) -> None:
     )
     assert answer.status == 500
     assert time.monotonic() - started < 2
+
+
+def test_the_same_event_sent_concurrently_awards_once(
+    platform: Platform, seed_org: Seed, clock: MovableClock
+) -> None:
+    org = seed_org()
+    badge = publish(platform, org)
+    made = integrations.create_endpoint(platform, org.actor, org_id=org.org_id, name="LMS")
+    integrations.create_rule(
+        platform,
+        org.actor,
+        org_id=org.org_id,
+        fields=integrations.RuleFields(
+            source="webhook", trigger="course.completed", achievement_id=badge
+        ),
+    )
+    headers, body = signed(made.secret, event(), msg_id="evt-race", at=clock.now().timestamp())
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            results.append(
+                integrations.receive_webhook(
+                    platform, endpoint_id=made.endpoint.id, headers=headers, body=body
+                )
+            )
+        except Exception as e:  # collected: the assertion below names it
+            results.append(e)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    ids = {tuple(r.credential_ids) for r in results if not isinstance(r, Exception)}
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, errors
+    assert len(ids) == 1
+    assert credential_count(platform, org.org_id) == 1
