@@ -29,6 +29,7 @@ from merito.services import (
     credentials,
     hiring,
     issuers,
+    pathways,
     platform_verification,
     sharing,
     skills,
@@ -290,6 +291,56 @@ class DemoSeed:
     created: bool
     #: wallet item ids of the credentials claimed into the first learner's wallet
     wallet_items: tuple[str, ...] = ()
+    #: the demo pathway (all three achievements): the first learner completed it, others partway
+    pathway_id: str | None = None
+
+
+DEMO_PATHWAY: Final[dict[str, Any]] = {
+    "name": "Web Data Practitioner",
+    "description": "Analyses data with Python and SQL and publishes it on accessible pages.",
+    "achievementType": "Certificate",
+    "criteria": {"narrative": "Earned all three: Python analysis, SQL and accessible design."},
+}
+
+
+def _seed_pathway(
+    platform: Platform, actor: Actor, *, org_id: str, achievements: list[DemoAchievement]
+) -> tuple[str, bool]:
+    """A published pathway over the three demo achievements; awards who completed it."""
+    created = False
+    existing = {a.name: a for a in catalog.list_achievements(platform, actor, org_id=org_id)}
+    view = existing.get(DEMO_PATHWAY["name"])
+    if view is None:
+        view = catalog.create_achievement(platform, actor, org_id=org_id, fields=DEMO_PATHWAY)
+        created = True
+    if view.status != "published":
+        view = catalog.publish_achievement(platform, actor, org_id=org_id, achievement_id=view.id)
+        created = True
+    found = next(
+        (
+            p
+            for p in pathways.list_pathways(platform, actor, org_id=org_id)
+            if p.achievement_id == view.id
+        ),
+        None,
+    )
+    if found is None:
+        found = pathways.create_pathway(
+            platform,
+            actor,
+            org_id=org_id,
+            achievement_id=view.id,
+            requirement={
+                "kind": "all",
+                "children": [{"kind": "achievement", "achievement_id": a.id} for a in achievements],
+            },
+        )
+        created = True
+    if found.status != "published":
+        pathways.publish_pathway(platform, actor, org_id=org_id, pathway_id=found.id)
+        created = True
+    awarded = pathways.award_eligible(platform, actor, org_id=org_id, pathway_id=found.id)
+    return found.id, created or bool(awarded)
 
 
 def _demo_user(platform: Platform, *, email: str, password: str) -> tuple[User, bool]:
@@ -427,6 +478,9 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
         for record, (_, learner, _) in zip(records, DEMO_CREDENTIALS, strict=True)
         if learner == 0
     )
+    # a pathway stacking the three: the first learner holds all of them, the others some
+    pathway_id, seeded = _seed_pathway(platform, actor, org_id=org.id, achievements=achievements)
+    created = created or seeded
     if created:
         _demo_activity(platform, records, items=wallet_items)
     return DemoSeed(
@@ -442,4 +496,5 @@ def seed_demo(platform: Platform, *, password: str) -> DemoSeed:
         api_key=api_key,
         created=created,
         wallet_items=wallet_items,
+        pathway_id=pathway_id,
     )
