@@ -17,7 +17,7 @@ and the ``@vocab`` of the VC 2.0 context covers the registry's own terms)::
         "version": 4,
         "issuers": [
           {"id": "did:web:merito.example:orgs:acme",
-           "profile": "https://merito.example/issuers/acme",
+           "profile": "https://merito.example/orgs/acme/profile",
            "name": "Acme Academy", "status": "active", "since": "2026-01-05T09:00:00Z"},
           {"id": "did:web:merito.example:orgs:gone", "name": "Gone Ltd", "status": "removed",
            "since": "2026-01-05T09:00:00Z", "removed": "2026-06-01T00:00:00Z",
@@ -131,7 +131,9 @@ def _instant(value: Any, prop: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{prop} {value!r} is not an ISO 8601 date-time", property=prop) from None
+        raise InvalidInput(
+            f"{prop} {value!r} is not an ISO 8601 date-time", property=prop
+        ) from None
     if moment.tzinfo is None:
         raise InvalidInput(f"{prop} {value!r} has no time zone (add Z)", property=prop)
     return moment.astimezone(UTC)
@@ -174,7 +176,8 @@ def _entry(item: Any, prop: str) -> RegistryEntry:
     status = item.get("status")
     if status not in ("active", "removed"):
         raise InvalidInput(
-            f"{prop}.status must be 'active' or 'removed', got {status!r}", property=f"{prop}.status"
+            f"{prop}.status must be 'active' or 'removed', got {status!r}",
+            property=f"{prop}.status",
         )
     since = _instant(item.get("since"), f"{prop}.since")
     removed = None
@@ -236,9 +239,7 @@ def parse_registry(document: Any) -> TrustRegistry:
             f"credentialSubject.issuers has {len(items):,} entries (at most {MAX_ENTRIES:,})",
             property="credentialSubject.issuers",
         )
-    entries = tuple(
-        _entry(item, f"credentialSubject.issuers[{i}]") for i, item in enumerate(items)
-    )
+    entries = tuple(_entry(item, f"credentialSubject.issuers[{i}]") for i, item in enumerate(items))
     version = subject.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise InvalidInput(

@@ -242,7 +242,7 @@ def _sync_listings(session: Session, platform: Platform, now: datetime) -> list[
     for org in orgs:
         present.add(org.id)
         did = issuers.issuer_did(platform, org)
-        profile = platform.url(f"issuers/{org.slug}")
+        profile = platform.url(f"orgs/{org.slug}/profile")
         row = listings.get(org.id)
         if row is None:
             row = TrustListingRow(
