@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import importlib.util
 import logging
 import os
 import secrets
@@ -226,8 +227,40 @@ def platform(
             "log_key": log_key(master),
             "workforce_min_group_size": settings.workforce_min_group_size,
             **assessment_extras(settings),
+            **skills_extras(settings),
         },
     )
+
+
+def skills_extras(settings: Settings) -> dict[str, Any]:
+    """The normaliser's tier (MERITO_SKILLS_TIER): ``skills_encoder`` is a factory of the
+    heavier encoder, or absent for the shipped static embedding.
+
+    The heavy tier needs the optional ``sentence-transformers`` package (it brings torch) and
+    MERITO_SKILLS_HEAVY_MODEL; without the package Merito keeps the default tier and says so
+    in the log (the model itself is loaded on the first search, not here).
+    """
+    if settings.skills_tier == "default":
+        return {}
+    if not settings.skills_heavy_model:
+        raise InvalidInput(
+            "MERITO_SKILLS_TIER=heavy needs MERITO_SKILLS_HEAVY_MODEL (a model folder or name)",
+            property="skills_heavy_model",
+        )
+    if importlib.util.find_spec("sentence_transformers") is None:
+        _log.warning(
+            "MERITO_SKILLS_TIER=heavy but sentence-transformers is not installed "
+            "(pip install sentence-transformers): using the default skills tier"
+        )
+        return {}
+    from merito.skills.heavy import SentenceTransformerEncoder
+
+    return {
+        "skills_encoder": functools.partial(
+            SentenceTransformerEncoder, settings.skills_heavy_model
+        ),
+        "skills_tier": f"heavy:{settings.skills_heavy_model}",
+    }
 
 
 def evidence_store(settings: Settings) -> BlobStore:

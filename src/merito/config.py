@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     #: a command that reads a file on stdin and exits 0 clean / 1 infected (e.g. clamdscan -)
     evidence_scan_command: str | None = None
 
+    # --- skills (docs/skills.md) ---------------------------------------------------------------
+    #: the normaliser's semantic tier: "default" (the shipped static embedding, no dependency)
+    #: or "heavy" (a sentence-transformers model; only when that package is installed, else the
+    #: default tier is used and a warning is logged)
+    skills_tier: Literal["default", "heavy"] = "default"
+    #: the heavy tier's model: a local folder (offline) or a name sentence-transformers knows
+    skills_heavy_model: str | None = None
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'merito.db'}"

@@ -1230,6 +1230,15 @@ def _rank_in(
         extra.update(h.labels)
     results = []
     now = platform.clock.now()
+    records = {
+        record.user_id: record
+        for record in session.scalars(
+            select(CandidateRankingRow).where(
+                CandidateRankingRow.role_id == role_id,
+                CandidateRankingRow.user_id.in_([r.id for r in ranked]),
+            )
+        )
+    }
     for position, r in enumerate(ranked, start=1):
         why = explain(profiles[r.id], requirements, space)
         results.append(
@@ -1241,11 +1250,7 @@ def _rank_in(
                 explanation=_explanation_view(why, labels, extra),
             )
         )
-        record = session.scalars(
-            select(CandidateRankingRow).where(
-                CandidateRankingRow.role_id == role_id, CandidateRankingRow.user_id == r.id
-            )
-        ).first()
+        record = records.get(r.id)
         if record is None:
             record = CandidateRankingRow(id=new_id(), org_id=org_id, role_id=role_id, user_id=r.id)
             session.add(record)

@@ -39,7 +39,13 @@ from merito.skills.alignment import (
 )
 from merito.skills.bundle import decode_bundle
 from merito.skills.esco import parse_esco
-from merito.skills.normalize import IndexEntry, SkillIndex, StaticEmbedding, parse_abbreviations
+from merito.skills.normalize import (
+    Encoder,
+    IndexEntry,
+    SkillIndex,
+    StaticEmbedding,
+    parse_abbreviations,
+)
 from merito.skills.taxonomy import (
     ESCO_ATTRIBUTION,
     ESCO_LICENCE_URL,
@@ -83,6 +89,7 @@ __all__ = [
     "import_taxonomy",
     "list_org_skills",
     "normalize_skills",
+    "normalizer_tier",
     "read_taxonomy",
     "search_occupations",
     "search_skills",
@@ -800,8 +807,9 @@ def abbreviations() -> dict[str, str]:
 _index_lock = threading.Lock()
 #: ESCO, occupations and the organisations' own skills of one database fit easily
 _MAX_INDEXES: Final = 64
-#: (engine url, scope) -> (fingerprint, index, refs); scope is "esco", "occupations" or an org id
-_indexes: dict[tuple[str, str], tuple[tuple[Any, ...], SkillIndex, tuple[Any, ...]]] = {}
+#: (engine url, scope, tier) -> (fingerprint, index, refs); scope is "esco", "occupations" or an
+#: org id; tier is ``normalizer_tier``
+_indexes: dict[tuple[str, str, str], tuple[tuple[Any, ...], SkillIndex, tuple[Any, ...]]] = {}
 
 
 def _fingerprint(session: Session, scope: str) -> tuple[Any, ...]:
@@ -822,7 +830,34 @@ def _fingerprint(session: Session, scope: str) -> tuple[Any, ...]:
     return (count, latest)
 
 
-def _build(session: Session, scope: str) -> tuple[SkillIndex, tuple[Any, ...]]:
+def normalizer_tier(platform: Platform) -> str:
+    """The normaliser's semantic tier: ``default`` (the shipped static embedding) or
+    ``heavy:<model>`` (MERITO_SKILLS_TIER=heavy with sentence-transformers installed)."""
+    if platform.extras.get("skills_encoder") is None:
+        return "default"
+    return str(platform.extras.get("skills_tier", "heavy"))
+
+
+_encoders: dict[str, Encoder] = {}
+_encoder_lock = threading.Lock()
+
+
+def _embedding(platform: Platform) -> Encoder:
+    """The semantic tier's encoder: the heavier model is loaded once per process."""
+    factory = platform.extras.get("skills_encoder")
+    if factory is None:
+        return static_embedding()
+    tier = normalizer_tier(platform)
+    with _encoder_lock:
+        encoder = _encoders.get(tier)
+        if encoder is None:
+            encoder = _encoders[tier] = factory()
+        return encoder
+
+
+def _build(
+    session: Session, scope: str, embedding: Encoder | None = None
+) -> tuple[SkillIndex, tuple[Any, ...]]:
     refs: list[Any] = []
     entries: list[IndexEntry] = []
     if scope == "occupations":
@@ -844,12 +879,14 @@ def _build(session: Session, scope: str) -> tuple[SkillIndex, tuple[Any, ...]]:
             entries.append(
                 IndexEntry(row.id, row.preferred_label, tuple(row.alt_labels), row.description)
             )
-    index = SkillIndex(entries, embedding=static_embedding(), abbreviations=abbreviations())
+    index = SkillIndex(
+        entries, embedding=embedding or static_embedding(), abbreviations=abbreviations()
+    )
     return index, tuple(refs)
 
 
 def _index(platform: Platform, session: Session, scope: str) -> tuple[SkillIndex, tuple[Any, ...]]:
-    key = (str(platform.sessions.kw["bind"].url), scope)
+    key = (str(platform.sessions.kw["bind"].url), scope, normalizer_tier(platform))
     fingerprint = _fingerprint(session, scope)
     cached = _indexes.get(key)
     if cached is not None and cached[0] == fingerprint:
@@ -858,7 +895,7 @@ def _index(platform: Platform, session: Session, scope: str) -> tuple[SkillIndex
         cached = _indexes.get(key)
         if cached is not None and cached[0] == fingerprint:
             return cached[1], cached[2]
-        index, refs = _build(session, scope)
+        index, refs = _build(session, scope, _embedding(platform))
         _indexes.pop(key, None)
         while len(_indexes) >= _MAX_INDEXES:  # oldest first: dicts keep insertion order
             _indexes.pop(next(iter(_indexes)))

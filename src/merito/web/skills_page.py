@@ -209,5 +209,6 @@ def attribution(request: Request) -> Response:
         "attribution": skill_service.ESCO_ATTRIBUTION,
         "licence_url": skill_service.ESCO_LICENCE_URL,
         "framework": skill_service.ESCO_FRAMEWORK,
+        "tier": skill_service.normalizer_tier(session.get_platform(request)),
     }
     return render(page_for(request), "learner/attribution.html", values)

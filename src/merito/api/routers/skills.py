@@ -63,6 +63,11 @@ class SkillMatchOut(BaseModel):
 class SkillSearchOut(Attributed):
     query: str
     results: list[SkillMatchOut]
+    tier: str = Field(
+        default="default",
+        description="The normaliser's semantic tier: default (the shipped static embedding) "
+        "or heavy:<model> (MERITO_SKILLS_TIER=heavy).",
+    )
 
 
 class MappingOut(BaseModel):
@@ -186,7 +191,8 @@ def _matches(query: str, found: list[skills.SkillMatch]) -> SkillSearchOut:
 def search_skills(q: SearchText, platform: PlatformDep, limit: Limit = 10) -> SkillSearchOut:
     """Free text ("python dev", "k8s") -> ESCO skills, best first. Hybrid: character n-gram
     TF-IDF and a static embedding; an exact label match ranks first."""
-    return _matches(q, skills.search_skills(platform, q, limit=limit))
+    found = _matches(q, skills.search_skills(platform, q, limit=limit))
+    return found.model_copy(update={"tier": skills.normalizer_tier(platform)})
 
 
 @router.get("/skills/{skill_id}", summary="Get a skill")
