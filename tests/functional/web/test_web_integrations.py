@@ -9,27 +9,85 @@ a replayed or forged launch is refused with a page, not a crash.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from web_support import Browser, demo_site
+from argon2 import PasswordHasher
+from web_support import BASE, PASSWORD, Browser
 
 from lti_simulator import SimulatedPlatform
+from merito.asgi import create_app
+from merito.config import Settings
 from merito.domain import integrations as rules_
 from merito.domain.ports import SystemClock
-from merito.services import demo, integrations, lti
+from merito.net.mailer import MemoryMailer
+from merito.services import accounts, catalog, integrations, lti
 from merito.services.platform import Actor, Platform
+from merito.storage import KeyStore, create_engine_for, session_factory
+
+
+@dataclass(frozen=True)
+class Site:
+    """An organisation with an owner and one published badge (lighter than the demo seed)."""
+
+    org_id: str
+    org_slug: str
+    owner_email: str
+    owner_user_id: str
+    badge_id: str
+    badge_name: str
 
 
 @pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
-) -> Iterator[tuple[Any, demo.DemoSeed, Platform]]:
-    with demo_site(tmp_path_factory.mktemp("integrations"), sqlite_template) as built:
-        yield built
+) -> Iterator[tuple[Any, Site, Platform]]:
+    folder = tmp_path_factory.mktemp("integrations")
+    database = folder / "merito.db"
+    shutil.copyfile(sqlite_template, database)
+    engine = create_engine_for(f"sqlite:///{database}")
+    sessions = session_factory(engine)
+    clock = SystemClock()
+    platform = Platform(
+        sessions=sessions,
+        keystore=KeyStore(sessions, b"\x45" * 32, clock=clock),
+        clock=clock,
+        mailer=MemoryMailer(clock=clock),
+        base_url=BASE,
+        status_list_size=1024,
+        extras={"password_hasher": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)},
+    )
+    user = accounts.register(platform, email="owner@lms-school.example", password=PASSWORD, ip=None)
+    owner = Actor(kind="user", id=user.id, user_id=user.id)
+    org = accounts.create_organisation(platform, owner, slug="lms-school", name="LMS School")
+    made = catalog.create_achievement(
+        platform,
+        owner,
+        org_id=org.id,
+        fields={
+            "name": "Week 1 badge",
+            "description": "Week 1.",
+            "criteria": {"narrative": "Done."},
+        },
+    )
+    catalog.publish_achievement(platform, owner, org_id=org.id, achievement_id=made.id)
+    built = Site(
+        org_id=org.id,
+        org_slug=org.slug,
+        owner_email="owner@lms-school.example",
+        owner_user_id=user.id,
+        badge_id=made.id,
+        badge_name="Week 1 badge",
+    )
+    try:
+        yield create_app(settings=Settings(base_url=BASE), platform=platform), built, platform
+    finally:
+        engine.dispose()
 
 
 def _token(html: str) -> str:
@@ -39,7 +97,7 @@ def _token(html: str) -> str:
 
 
 def test_the_integrations_page_creates_and_lists_everything(
-    site: tuple[Any, demo.DemoSeed, Platform],
+    site: tuple[Any, Site, Platform],
 ) -> None:
     app, seed, _ = site
     owner = Browser(app)
@@ -64,7 +122,7 @@ def test_the_integrations_page_creates_and_lists_everything(
             "trigger": "passed",
             "activity_id": "https://lms.example/quiz",
             "min_score": "0.7",
-            "achievement_id": seed.achievements[0].id,
+            "achievement_id": seed.badge_id,
         },
     )
     assert rule.status_code == 303
@@ -93,7 +151,7 @@ def test_the_integrations_page_creates_and_lists_everything(
 
 
 def test_an_lms_launches_a_learner_and_an_instructor(
-    site: tuple[Any, demo.DemoSeed, Platform],
+    site: tuple[Any, Site, Platform],
 ) -> None:
     app, seed, platform = site
     owner = Actor(kind="user", id=seed.owner_user_id, user_id=seed.owner_user_id)
@@ -111,7 +169,6 @@ def test_an_lms_launches_a_learner_and_an_instructor(
             jwks={"keys": [sim.jwk]},
         ),
     )
-    badge = seed.achievements[0]
     integrations.create_rule(
         platform,
         owner,
@@ -121,7 +178,7 @@ def test_an_lms_launches_a_learner_and_an_instructor(
             source_id=registered.id,
             trigger="lti.launch",
             activity_id="course-9",
-            achievement_id=badge.id,
+            achievement_id=seed.badge_id,
         ),
     )
     lms = Browser(app)
@@ -143,7 +200,7 @@ def test_an_lms_launches_a_learner_and_an_instructor(
     state, nonce = login()
     learner = lms.post("/lti/launch", data={"id_token": sim.id_token(clock, nonce), "state": state})
     assert learner.status_code == 200
-    assert badge.name in learner.text
+    assert seed.badge_name in learner.text
     assert "Awarded to you" in learner.text
     replay = lms.post("/lti/launch", data={"id_token": sim.id_token(clock, nonce), "state": state})
     assert replay.status_code == 401
@@ -167,11 +224,16 @@ def test_an_lms_launches_a_learner_and_an_instructor(
     assert match is not None
     awarded = lms.post(
         "/lti/award",
-        data={"token": match.group(1), "achievement_id": badge.id, "email": "pupil@example.org"},
+        data={
+            "token": match.group(1),
+            "achievement_id": seed.badge_id,
+            "email": "pupil@example.org",
+        },
     )
     assert awarded.status_code == 200
     assert "Badge awarded" in awarded.text
     refused = lms.post(
-        "/lti/award", data={"token": "forged", "achievement_id": badge.id, "email": "p@example.org"}
+        "/lti/award",
+        data={"token": "forged", "achievement_id": seed.badge_id, "email": "p@example.org"},
     )
     assert refused.status_code == 422
