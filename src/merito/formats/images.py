@@ -314,6 +314,8 @@ def parse_svg(data: bytes, *, watch: frozenset[str] = frozenset()) -> ParsedSvg:
         raise InvalidInput(f"SVG is not well-formed XML: {e}", property="image") from e
     except (ValueError, UnicodeError, RecursionError) as e:
         raise InvalidInput(f"SVG could not be parsed: {e}", property="image") from e
+    except LookupError as e:  # an XML declaration naming an encoding Python does not know
+        raise InvalidInput(f"SVG declares an unknown encoding: {e}", property="image") from e
     if root.tag != f"{{{SVG_NS}}}svg":
         raise InvalidInput(
             f"root element is {root.tag!r}, it must be <svg> in the SVG namespace",
