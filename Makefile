@@ -10,7 +10,7 @@ WEB := src/merito/web
 CHAIN := tests/chain
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check lint typecheck layers unit services bench clean chromium browser messages
+.PHONY: help demo test check lint typecheck layers unit services bench clean chromium browser messages fuzz audit
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +73,14 @@ test: $(BIN)/.installed $(JS)/node_modules/.installed $(CHAIN)/node_modules/.ins
 
 bench: $(BIN)/.installed ## run the benchmarks (numbers, not pass/fail)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+fuzz: $(BIN)/.installed ## fuzz the verifier and every importer with atheris, FUZZ_SECONDS (60) each
+	@for t in verify verify_jwt ob2 blockcerts image png csv; do echo "== fuzz $$t"; \
+		$(BIN)/python fuzz/run.py $$t -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+
+audit: $(BIN)/.installed ## pip-audit the installed dependencies (needs PyPI's vulnerability API)
+	$(BIN)/python -m pip install -q --disable-pip-version-check pip-audit
+	$(BIN)/pip-audit --strict --progress-spinner off
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS)/node_modules $(CHAIN)/node_modules $(BROWSER_JS)/node_modules test-output

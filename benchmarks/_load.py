@@ -178,9 +178,11 @@ def server(instance: Instance, *, workers: int) -> Iterator[subprocess.Popen[str
                     + (process.stderr.read() if process.stderr else "")
                 )
             time.sleep(0.2)
-        # every worker process answers (uvicorn starts them one by one)
+        # every worker process answers (uvicorn starts them one by one), and each has built
+        # its platform (lazily, on the first request that needs the database)
         for _ in range(workers * 20):
             httpx.get(instance.base_url + "/api/v1/health", timeout=5)
+            httpx.get(instance.base_url + instance.status_path, timeout=60)
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
