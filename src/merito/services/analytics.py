@@ -777,10 +777,15 @@ def _record(platform: Platform, row_id: str, metric: str) -> None:
         _flush_in_background(counter)
 
 
+_prefixes: dict[str, str] = {}
+
+
 def _own_row_id(platform: Platform, credential_id: object) -> str | None:
     if not isinstance(credential_id, str):
         return None
-    prefix = platform.url("/credentials/")
+    prefix = _prefixes.get(platform.base_url)
+    if prefix is None:
+        prefix = _prefixes[platform.base_url] = platform.url("/credentials/")
     if not credential_id.startswith(prefix):
         return None
     row_id = credential_id[len(prefix) :]

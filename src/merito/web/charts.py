@@ -121,7 +121,9 @@ def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]], sum
     )
     return (
         f'<details class="chart-data"><summary>{escape(summary)}</summary>'
-        f'<div class="table-wrap"><table><caption class="visually-hidden">{escape(caption)}'
+        # a wide table scrolls inside its frame on a phone: focusable, so keys scroll it too
+        f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(caption)}">'
+        f'<table><caption class="visually-hidden">{escape(caption)}'
         f"</caption><thead><tr>{head_html}</tr></thead><tbody>{body_html}</tbody></table></div>"
         "</details>"
     )
@@ -206,12 +208,11 @@ def line_chart(
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}"'
         f' stroke="{_AXIS}" stroke-width="1.5"/>'
     )
-    label_every = max(1, math.ceil(count / 6))
-    shown = list(range(0, count, label_every))
-    if shown[-1] != count - 1 and count - 1 - shown[-1] >= label_every / 2:
-        shown.append(count - 1)
-    elif shown[-1] != count - 1:
-        shown[-1] = count - 1
+    # at most six labels, evenly spread, the first and the last always shown
+    ticks = min(count, 6)
+    shown = sorted(
+        {round(j * (count - 1) / (ticks - 1)) for j in range(ticks)} if ticks > 1 else {0}
+    )
     for i in shown:
         anchor = (
             "start" if i == 0 and count > 1 else "end" if i == count - 1 and count > 1 else "middle"
