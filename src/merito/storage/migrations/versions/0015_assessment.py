@@ -266,9 +266,7 @@ def upgrade() -> None:
         "claim_requests",
         ["claim_code_id", "created_at"],
     )
-    op.create_index(
-        op.f("ix_claim_requests_ip_created_at"), "claim_requests", ["ip", "created_at"]
-    )
+    op.create_index(op.f("ix_claim_requests_ip_created_at"), "claim_requests", ["ip", "created_at"])
     op.create_index(
         op.f("ix_claim_requests_claim_code_id_email"), "claim_requests", ["claim_code_id", "email"]
     )
