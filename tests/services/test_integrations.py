@@ -327,7 +327,7 @@ def test_lti_launch_validates_the_id_token_and_awards_once(
     state, nonce = start(platform, sim)
     token = sim.id_token(clock, nonce)
     shown = lti.launch(platform, id_token=token, state=state)
-    assert [b.name for b in shown.badges] == ["Week 1 badge"]
+    assert [(b.name, b.description) for b in shown.badges] == [("Week 1 badge", "Week 1 badge.")]
     assert len(shown.credential_ids) == 1
     assert not shown.instructor
     assert shown.award_token is None

@@ -50,7 +50,7 @@ from merito.formats import ob2
 from merito.proofs.keys import public_key_from_jwk
 from merito.services import integrations
 from merito.services.platform import Actor, Permission, Platform, audit, authorize, new_id
-from merito.storage.tables import AchievementRow
+from merito.storage.tables import AchievementRow, AchievementVersionRow
 from merito.storage.tables_integrations import (
     IntegrationRuleRow,
     LtiLaunchRow,
@@ -430,8 +430,16 @@ def _badges(
     return [(rule, achievement) for rule, achievement in rows]
 
 
-def _description(achievement: AchievementRow) -> str:
-    document = achievement.draft_document or {}
+def _description(session: Session, achievement: AchievementRow) -> str:
+    """The published version's description (the draft's when nothing is published)."""
+    document: Any = achievement.draft_document or {}
+    if achievement.current_version is not None:
+        document = session.scalar(
+            select(AchievementVersionRow.document).where(
+                AchievementVersionRow.achievement_id == achievement.id,
+                AchievementVersionRow.version == achievement.current_version,
+            )
+        )
     text = document.get("description") if isinstance(document, Mapping) else None
     return str(text or "")
 
@@ -496,6 +504,7 @@ def launch(platform: Platform, *, id_token: str, state: str) -> LaunchView:
             )
         )
         found = _badges(session, org_id=row.org_id, platform_id=row.id, link=link)
+        descriptions = {a.id: _description(session, a) for _, a in found}
         specs = [
             rules_.RuleSpec(
                 id=rule.id,
@@ -547,7 +556,7 @@ def launch(platform: Platform, *, id_token: str, state: str) -> LaunchView:
             BadgeView(
                 achievement_id=achievement.id,
                 name=achievement.name,
-                description=_description(achievement),
+                description=descriptions.get(achievement.id, ""),
                 min_score=rule.min_score,
                 awarded_credential_id=awarded.get(achievement.id),
             )

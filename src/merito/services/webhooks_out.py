@@ -16,7 +16,9 @@ receiver can drop a duplicate).
 The POST goes through the platform's ``WebhookPoster`` (``merito.net.webhook_sender``): the
 SSRF guard of the fetcher (private, loopback and link-local addresses refused unless
 ``MERITO_FETCH_ALLOW_PRIVATE`` or ``MERITO_FETCH_ALLOWED_HOSTS`` say otherwise), bounded in
-time and in how much of the answer is read. Subscription URLs are also checked when saved.
+time and in how much of the answer is read. A subscription URL is checked for its form when
+saved (http(s), a host, no user information); the address guard applies on every POST, so a
+host that later resolves to a private address is refused then.
 """
 
 from __future__ import annotations

@@ -130,6 +130,23 @@ def _act(ctx: StudioContext, action: str, form: Any) -> dict[str, Any] | None:
             ),
         )
         return {"label": sub.subscription.url, "secret": sub.secret}
+    if action == "edit-subscription":
+        events = [e for e in form.getlist("events") if isinstance(e, str)][:20]
+        webhooks_out.update_subscription(
+            platform,
+            actor,
+            org_id=org_id,
+            subscription_id=_text(form, "id")[:36],
+            fields=webhooks_out.SubscriptionFields(
+                url=_text(form, "url"), description=_text(form, "description")[:500], events=events
+            ),
+        )
+        return None
+    if action == "rotate-subscription":
+        sub = webhooks_out.rotate_subscription_secret(
+            platform, actor, org_id=org_id, subscription_id=_text(form, "id")[:36]
+        )
+        return {"label": sub.subscription.url, "secret": sub.secret}
     if action in ("enable-subscription", "disable-subscription"):
         webhooks_out.update_subscription(
             platform,

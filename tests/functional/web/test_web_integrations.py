@@ -132,7 +132,7 @@ def test_the_integrations_page_creates_and_lists_everything(
             "csrf_token": token,
             "action": "subscription",
             "url": "https://hooks.example.org/merito",
-            "events": ["credential.issued", "credential.revoked"],
+            "events": ["credential.issued"],
         },
     )
     assert hook.status_code == 200
@@ -143,6 +143,28 @@ def test_the_integrations_page_creates_and_lists_everything(
     forged = owner.post(url, data={"csrf_token": "x", "action": "endpoint", "name": "x"})
     assert forged.status_code == 403
 
+    listed = owner.get(url).text
+    subscription = re.search(
+        r'name="id" value="([^"]+)"><input type="hidden" name="action" value="rotate-subscription"',
+        listed,
+    )
+    assert subscription is not None
+    edited = owner.post(
+        url,
+        data={
+            "csrf_token": token,
+            "action": "edit-subscription",
+            "id": subscription.group(1),
+            "url": "https://hooks.example.org/merito",
+            "events": ["credential.issued", "credential.revoked"],
+        },
+    )
+    assert edited.status_code == 303
+    rotated = owner.post(
+        url,
+        data={"csrf_token": token, "action": "rotate-subscription", "id": subscription.group(1)},
+    )
+    assert "whsec_" in rotated.text
     listed = owner.get(url).text
     assert "Moodle" in listed
     assert rules_.XAPI_VERBS["passed"] in listed
