@@ -21,6 +21,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +75,7 @@ from merito.verification.trust import (
     DID_CONFIGURATION_CONTEXT,
     check_domain_linkage,
     embedded_endorsements,
+    jwt_claims_text,
     origin_of,
     verify_registry,
     with_trust_checks,
@@ -94,6 +97,7 @@ __all__ = [
     "list_registries",
     "platform_registry",
     "quality_for",
+    "recent_registry",
     "record_verification",
     "refresh_registry",
     "registries_for",
@@ -119,6 +123,9 @@ _CONFIGURATION_ROW: Final = "did-configuration"
 _KEY_CONTEXT: Final = ("trust-registry-key", "merito", "ed25519")
 #: a Domain Linkage Credential is valid this long; re-signed when the set changes or it ages
 _LINKAGE_DAYS: Final = 365
+#: seconds a verification reuses this platform's DID Configuration (a new issuer's DID is
+#: linked after at most this long)
+_CONFIGURATION_TTL: Final = 60.0
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -336,6 +343,26 @@ def platform_registry(platform: Platform) -> PublishedDocument:
         return PublishedDocument(document, row.version, digest)
 
 
+#: this process's last registry per platform (its session factory) and when it expires:
+#: listing reads every issuer organisation, too much for each verification or fetch
+_REGISTRIES: weakref.WeakKeyDictionary[Any, tuple[float, PublishedDocument]] = (
+    weakref.WeakKeyDictionary()
+)
+_REGISTRY_TTL: Final = 60.0
+
+
+def recent_registry(platform: Platform) -> PublishedDocument:
+    """``platform_registry``, reused for a minute (an organisation created or deleted shows
+    within that time; an administrator's change at once, in this process)."""
+    cached = _REGISTRIES.get(platform.sessions)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    published = platform_registry(platform)
+    _REGISTRIES[platform.sessions] = (now + _REGISTRY_TTL, published)
+    return published
+
+
 def set_listing(
     platform: Platform, actor: Actor, *, org_id: str, status: str, reason: str | None = None
 ) -> None:
@@ -363,7 +390,7 @@ def set_listing(
             at=now,
             details={"reason": row.reason},
         )
-    platform_registry(platform)
+    _REGISTRIES[platform.sessions] = (time.monotonic() + _REGISTRY_TTL, platform_registry(platform))
 
 
 # --- imported registries -----------------------------------------------------------------------
@@ -380,7 +407,7 @@ def _fetch_registry(platform: Platform, url: str) -> Any:
     if parts.scheme != "https" or not parts.hostname:
         raise InvalidInput("the registry's address must be an https:// URL", property="url")
     if url.split("?", 1)[0] == registry_url(platform):
-        return platform_registry(platform).document
+        return recent_registry(platform).document
     if platform.fetcher is None:
         raise FetchError("this server does not fetch other sites; upload the registry instead")
     response = platform.fetcher.fetch(url, accept="application/json, application/vc+ld+json")
@@ -572,7 +599,7 @@ def registries_for(
     if len(wanted) > 20:
         raise InvalidInput("choose at most 20 registries", property="registry")
     if MERITO_REGISTRY in wanted:
-        chosen.append(_checked(platform, platform_registry(platform).document))
+        chosen.append(_checked(platform, recent_registry(platform).document))
     others = [i for i in wanted if i != MERITO_REGISTRY]
     if not others:
         return tuple(chosen)
@@ -676,6 +703,30 @@ def did_configuration(platform: Platform) -> PublishedDocument:
         return PublishedDocument(document, row.version, digest)
 
 
+#: this process's last DID Configuration per platform (its session factory) and when it
+#: expires: building one reads every issuer's keys, too much for each verification
+_CONFIGURATIONS: weakref.WeakKeyDictionary[Any, tuple[float, PublishedDocument]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lists(published: PublishedDocument, did: str) -> bool:
+    tokens = published.document.get("linked_dids") or []
+    return any(isinstance(t, str) and did in jwt_claims_text(t) for t in tokens)
+
+
+def _recent_configuration(platform: Platform, did: str) -> PublishedDocument:
+    """The platform's DID Configuration, reused for a minute unless it lacks ``did`` (an
+    issuer's first key may be newer than it)."""
+    cached = _CONFIGURATIONS.get(platform.sessions)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now and _lists(cached[1], did):
+        return cached[1]
+    published = did_configuration(platform)
+    _CONFIGURATIONS[platform.sessions] = (now + _CONFIGURATION_TTL, published)
+    return published
+
+
 def _did_web_origin(did: str) -> str | None:
     if not did.startswith("did:web:"):
         return None
@@ -684,23 +735,28 @@ def _did_web_origin(did: str) -> str | None:
 
 
 def domain_linkage(
-    platform: Platform, did: str, *, resolver: VerificationMethodResolver | None = None
+    platform: Platform,
+    did: str,
+    *,
+    resolver: VerificationMethodResolver | None = None,
+    hosted_resolver: bool = False,
 ) -> Check | None:
     """The ``domain_linkage`` check of a did:web issuer (None for any other DID). This
-    platform's own origin is answered from its database; others through the guarded fetcher."""
+    platform's own origin is answered from its database; others through the guarded fetcher.
+    ``hosted_resolver``: ``resolver`` already knows this platform's DID documents."""
     origin = _did_web_origin(did)
     if origin is None:
         return None
     resolver = resolver or _resolver(platform)
     configuration: Any = None
     if origin == origin_of(platform.base_url).replace("http://", "https://", 1):
-        configuration = did_configuration(platform).document
+        configuration = _recent_configuration(platform, did).document
         origin = origin_of(platform.base_url)
-        hosted = issuers.did_documents(platform)
-        resolver = VerificationMethodResolver(
-            fetcher=platform_verification.PlatformFetcher(platform, platform.fetcher),
-            documents=hosted,
-        )
+        if not hosted_resolver:
+            resolver = VerificationMethodResolver(
+                fetcher=platform_verification.PlatformFetcher(platform, platform.fetcher),
+                documents=_hosted(platform, [did]),
+            )
     elif platform.fetcher is not None:
         try:
             response = platform.fetcher.fetch(
@@ -895,19 +951,21 @@ def verify_with_trust(
     """The platform's verification with the trust checks, domain linkage for a did:web
     issuer, quality facts and signals; a verification by a member of ``org_id`` of a valid
     credential of one of this platform's achievements is counted."""
+    # as platform_verification.options_for, with the DID documents this platform hosts for
+    # the issuer and for the endorsers of the endorsements it embeds
     issuer = platform_verification.claimed_issuer(document)
-    options = platform_verification.options_for(platform, base, issuer=issuer)
+    fetcher = platform_verification.PlatformFetcher(platform, base.fetcher or platform.fetcher)
     hosted = _hosted(platform, [*([issuer] if issuer else []), *_claimed_dids(document)])
-    if hosted:
-        options = dataclasses.replace(
-            options,
-            resolver=VerificationMethodResolver(fetcher=options.fetcher, documents=hosted),
-        )
-    options = with_trust_checks(options, registries)
+    resolver = VerificationMethodResolver(fetcher=fetcher, documents=hosted)
+    options = with_trust_checks(
+        dataclasses.replace(base, fetcher=fetcher, resolver=resolver), registries
+    )
     report = verifying.verify_document(document, options)
     proof = report.check("proof")
     if report.issuer and proof is not None and proof.passed:
-        linkage = domain_linkage(platform, report.issuer, resolver=options.resolver)
+        linkage = domain_linkage(
+            platform, report.issuer, resolver=options.resolver, hosted_resolver=True
+        )
         if linkage is not None:
             report = dataclasses.replace(report, checks=(*report.checks, linkage))
     quality = quality_for(platform, report.credential)

@@ -48,6 +48,8 @@ __all__ = [
     "check_endorsements",
     "check_trust",
     "embedded_endorsements",
+    "jwt_claims_text",
+    "origin_of",
     "verify_registry",
     "with_trust_checks",
 ]
@@ -192,9 +194,7 @@ def check_trust(state: VerificationState) -> Check:
         said = "; ".join(
             f"known to the registry {k['registry_name']} since {k['since'][:10]}" for k in known
         )
-        return _check(
-            "trust", Outcome.PASS, _TRUST_TITLE, f"The issuer is {said}.", **details
-        )
+        return _check("trust", Outcome.PASS, _TRUST_TITLE, f"The issuer is {said}.", **details)
     if removed_before:
         fact = removed_before[0]
         return _check(
@@ -256,9 +256,7 @@ def check_endorsements(state: VerificationState) -> Check:
             "It carries no endorsements.",
             count=0,
         )
-    options = dataclasses.replace(
-        _endorsement_options(state.options), resolver=state.resolver
-    )
+    options = dataclasses.replace(_endorsement_options(state.options), resolver=state.resolver)
     results: list[dict[str, Any]] = []
     for where, endorsed, item in found[:MAX_ENDORSEMENTS]:
         report = verify(item, options=options)
@@ -434,7 +432,7 @@ def check_domain_linkage(
         )
     problems: list[str] = []
     for token in configuration["linked_dids"][:200]:
-        if isinstance(token, str) and did not in _claims_text(token):
+        if isinstance(token, str) and did not in jwt_claims_text(token):
             continue  # another DID's credential: cheap skip before any signature check
         problem = _linkage_problem(token, did=did, origin=origin, resolver=resolver, now=now)
         if problem is None:
@@ -466,7 +464,7 @@ def check_domain_linkage(
     )
 
 
-def _claims_text(token: str) -> str:
+def jwt_claims_text(token: str) -> str:
     """The decoded JWT payload as text (for a cheap DID match), or "" when unreadable."""
     parts = token.split(".")
     if len(parts) != 3:

@@ -16,13 +16,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from merito.domain.verification import VerificationReport
 from merito.errors import InvalidInput, NotFound
-from merito.services import credentials, platform_verification
+from merito.services import credentials, trust
 from merito.services.credentials import PublicCredential
+from merito.services.trust import TrustedReport
 from merito.web import session
 from merito.web.i18n import Gettext
 from merito.web.rendering import page_for, render
+from merito.web.trust_view import trust_view
 from merito.web.verification_view import badge_of, report_view
 
 router = APIRouter(include_in_schema=False)
@@ -50,9 +51,11 @@ def _lookup(request: Request, credential_id: str) -> PublicCredential | None:
         return None
 
 
-def _verify(request: Request, public: PublicCredential) -> VerificationReport:
+def _verify(request: Request, public: PublicCredential) -> TrustedReport:
+    """Every check, with the trust ones (embedded endorsements, domain linkage) and the
+    achievement's quality facts and signals (services.trust)."""
     document: str = public.jwt if public.jwt is not None else json.dumps(public.document)
-    return platform_verification.verify_as_platform(
+    return trust.verify_with_trust(
         session.get_platform(request), document, request.app.state.verify_options_factory()
     )
 
@@ -64,13 +67,14 @@ def render_public(request: Request, credential_id: str) -> Response:
     if public is None:
         return render(page, "not_found.html", {}, status=404, headers=_PUBLIC_HEADERS)
     platform = session.get_platform(request)
-    report = _verify(request, public)
-    view = report_view(report, page.gettext, base_url=platform.base_url)
+    trusted = _verify(request, public)
+    view = report_view(trusted.report, page.gettext, base_url=platform.base_url)
     badge = view.badge or badge_of(public.document, base_url=platform.base_url)
     values = {
         "credential": public,
         "badge": badge,
         "report": view,
+        "trust": trust_view(trusted, page.gettext),
         "state_text": _state_text(public.state, page.gettext),
         "download_href": f"/c/{public.id}/download",
         "verify_href": "/verify?url=" + quote(public.url, safe=""),

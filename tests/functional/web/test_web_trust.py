@@ -122,6 +122,10 @@ def test_request_accept_and_registries_in_the_studio(site: tuple[Any, Any, Platf
     achievement_url = credential["credentialSubject"]["achievement"]["id"]
     signals = trust.signals_for(platform, achievement_url.rsplit("/", 1)[1])
     assert signals.verifier_orgs_text == "fewer than 5"
+    page_of_credential = Browser(app).get(f"/c/{seed.credentials[0].id}")
+    assert page_of_credential.status_code == 200
+    assert "How it is used" in page_of_credential.text
+    assert 'data-check="endorsements"' in page_of_credential.text
     anonymous = Browser(app).post("/verify", data={"text": json.dumps(credential)})
     assert anonymous.status_code == 200
     assert 'data-check="trust" data-outcome="skipped"' in anonymous.text

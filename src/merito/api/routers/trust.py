@@ -394,7 +394,7 @@ def _cached(request: Request, published: trust.PublishedDocument, media_type: st
     responses={304: {"description": "Not modified since the ETag sent in If-None-Match."}},
 )
 async def registry_document(request: Request, platform: PlatformDep) -> Response:
-    published = await run_in_threadpool(trust.platform_registry, platform)
+    published = await run_in_threadpool(trust.recent_registry, platform)
     return _cached(request, published, "application/vc+ld+json")
 
 
