@@ -167,6 +167,8 @@ class AwardView(_View):
     pathway_id: str
     org_id: str
     user_id: str
+    #: the learner's account email (the credential's recipient)
+    learner_email: str | None
     credential_row_id: str
     credential_id: str
     status: str
@@ -297,6 +299,7 @@ def _award_view(session: Session, row: PathwayAwardRow) -> AwardView:
         pathway_id=row.pathway_id,
         org_id=row.org_id,
         user_id=row.user_id,
+        learner_email=None if credential is None else credential.recipient,
         credential_row_id=row.credential_row_id,
         credential_id="" if credential is None else credential.credential_id,
         status=row.status,

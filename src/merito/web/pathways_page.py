@@ -199,16 +199,19 @@ def _service_error(error: MeritoError, form: Mapping[str, Any], _: Gettext) -> d
 # --- rendering ------------------------------------------------------------------------------------
 
 
-def _choices(ctx: StudioContext, view: pathways.PathwayView | None) -> tuple[list[Any], list[Any]]:
-    """The organisation's achievements (as pathway or constituent) and the constituents of
-    trusted issuers already in the pathway."""
-    own = [
+def _choices(
+    ctx: StudioContext, view: pathways.PathwayView | None
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The organisation's achievements (the pathway's own choice), those it may require (not
+    the pathway's own), and the constituents of trusted issuers already in the pathway."""
+    mine = [
         a
         for a in catalog.list_achievements(ctx.platform, ctx.actor, org_id=ctx.org.id, limit=500)
         if a.status != "archived"
     ]
+    own = [a for a in mine if view is None or a.id != view.achievement_id]
     foreign = [c for c in (view.constituents if view else []) if c.org_id != ctx.org.id]
-    return own, foreign
+    return mine, own, foreign
 
 
 def _render(
@@ -220,12 +223,13 @@ def _render(
     status: int = 200,
 ) -> Response:
     _ = ctx.page.gettext
-    own, foreign = _choices(ctx, view)
+    mine, own, foreign = _choices(ctx, view)
     values = ctx.values(
         SECTION,
         form=form,
         errors=errors,
         pathway=view,
+        mine=mine,
         own=own,
         foreign=foreign,
         kinds=[("all", _("All of them")), ("any", _("Any one of them")), ("n_of", _("N of them"))],
