@@ -86,6 +86,15 @@ def _act(ctx: StudioContext, action: str, form: Any) -> dict[str, Any] | None:
             platform, actor, org_id=org_id, endpoint_id=_text(form, "id")[:36]
         )
         return {"label": made.endpoint.name, "url": made.endpoint.url, "secret": made.secret}
+    if action in ("enable-endpoint", "disable-endpoint"):
+        integrations.set_endpoint_enabled(
+            platform,
+            actor,
+            org_id=org_id,
+            endpoint_id=_text(form, "id")[:36],
+            enabled=action == "enable-endpoint",
+        )
+        return None
     if action == "rule":
         score = _text(form, "min_score")
         rule = integrations.RuleFields(

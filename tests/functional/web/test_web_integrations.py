@@ -111,6 +111,16 @@ def test_the_integrations_page_creates_and_lists_everything(
     made = owner.post(url, data={"csrf_token": token, "action": "endpoint", "name": "Moodle"})
     assert made.status_code == 200
     assert re.search(r'value="whsec_[A-Za-z0-9+/=]+"', made.text)
+    endpoint = re.search(
+        r'name="id" value="([^"]+)"><input type="hidden" name="action" value="disable-endpoint"',
+        made.text,
+    )
+    assert endpoint is not None
+    disabled = owner.post(
+        url, data={"csrf_token": token, "action": "disable-endpoint", "id": endpoint.group(1)}
+    )
+    assert disabled.status_code == 303
+    assert 'value="enable-endpoint"' in owner.get(url).text
     client = owner.post(url, data={"csrf_token": token, "action": "xapi-client", "name": "LRS"})
     assert "xapi_" in client.text
     rule = owner.post(
