@@ -108,8 +108,6 @@ def test_inbound_webhook_awards_once_and_checks_signature_time_and_rotation(
     assert not again.created
     assert again.credential_ids == first.credential_ids
     assert credential_count(platform, org.org_id) == 1
-    # a new event for the same learner and course is a new award attempt, but the rule's
-    # credential is keyed by event: a second completion event issues a second credential
     low_h, low_b = signed(made.secret, event(score=0.5), msg_id="evt-2", at=now)
     low = integrations.receive_webhook(platform, endpoint_id=endpoint, headers=low_h, body=low_b)
     assert low.status == "unmatched"
@@ -165,6 +163,7 @@ def test_inbound_webhook_awards_once_and_checks_signature_time_and_rotation(
         ).status
         == "awarded"
     )
+    assert credential_count(platform, org.org_id) == 1  # events 4 and 5: the same learner
     integrations.set_endpoint_enabled(
         platform, org.actor, org_id=org.org_id, endpoint_id=endpoint, enabled=False
     )
@@ -246,14 +245,19 @@ def test_xapi_statements_award_once_store_unknown_and_refuse_a_changed_id(
     changed = {**one, "result": {"score": {"scaled": 0.95}}}
     with pytest.raises(Conflict, match="other content"):
         integrations.record_statements(platform, who, body=json.dumps(changed).encode())
+    fresh = statement("https://lms.example/course/1")
+    with pytest.raises(Conflict):
+        integrations.record_statements(platform, who, body=json.dumps([fresh, changed]).encode())
+    assert integrations.record_statements(platform, who, body=json.dumps(fresh).encode())[0].created
     batch = [
         statement("https://lms.example/unknown"),
         statement("https://lms.example/course/1", scaled=0.5),
     ]
     results = integrations.record_statements(platform, who, body=json.dumps(batch).encode())
     assert [r.status for r in results] == ["unmatched", "unmatched"]
+    assert credential_count(platform, org.org_id) == 1  # the same learner again: no new badge
     with platform.reading() as session:
-        assert session.query(XapiStatementRow).filter_by(org_id=org.org_id).count() == 3
+        assert session.query(XapiStatementRow).filter_by(org_id=org.org_id).count() == 4
     assert credential_count(platform, org.org_id) == 1
     stored = integrations.get_statement(platform, who, statement_id=one["id"])
     assert stored["verb"]["id"] == COMPLETED
@@ -385,6 +389,10 @@ def test_lti_launch_validates_the_id_token_and_awards_once(
     )
     assert first == second
     assert credential_count(platform, org.org_id) == 2
+    same = lti.award_learner(
+        platform, token=teacher.award_token, achievement_id=badge, email="student@example.org"
+    )
+    assert (same,) == shown.credential_ids  # the learner's own launch already earned it
     with pytest.raises(Unauthenticated):
         lti.award_learner(platform, token="forged", achievement_id=badge, email="x@example.org")
     clock.advance(hours=2)

@@ -3,9 +3,10 @@ by issuer-defined rules, and the management of endpoints, rules and xAPI clients
 
 Every inbound path is idempotent. An event is stored once per (endpoint, ``webhook-id``) and a
 statement once per (organisation, statement id) before anything is awarded; each award is an
-``issue_credential`` call whose idempotency key is derived from the event (or statement) and
-the rule, so the same event twice, a retry after a crash, or two deliveries racing each other
-issue one credential. An event whose awarding did not finish (status ``received``) is awarded
+``issue_credential`` call whose idempotency key is derived from the learner's email and the
+rule, so the same event twice, a retry after a crash, two deliveries racing each other, or a
+second completion of the same activity issue one credential (a learner earns a rule's badge
+once). An event whose awarding did not finish (status ``received``) is awarded
 again when it is redelivered; an event nothing matches is stored as ``unmatched``.
 
 Awards are made by an integration actor: an org-bound machine principal (``api_key`` kind,
@@ -314,7 +315,7 @@ def award(
     evidence: str,
 ) -> Awarded:
     """Issues one credential per matched rule to ``email``; each issue is idempotent on
-    ``key`` + the rule, so calling this again for the same event issues nothing new."""
+    ``key`` (the learner) + the rule, so calling this again issues nothing new."""
     if not matched:
         return Awarded(status="unmatched", credential_ids=(), error=None)
     if email is None:
@@ -682,7 +683,7 @@ def receive_webhook(
         source_id=endpoint_id,
         matched=matched,
         email=email,
-        key=f"{endpoint_id}:{event_id}",
+        key=f"learner:{email}",
         evidence=f"Learning platform event {event_type} ({event_id})",
     )
     with platform.transaction() as session:
@@ -885,6 +886,17 @@ def record_statements(
     statements = rules_.parse_statements(
         value, assigned_ids=[new_id() for _ in range(MAX_STATEMENTS)]
     )
+    # a batch with a conflicting id is refused before any of it is stored (xAPI §2.4.1)
+    with platform.reading() as session:
+        for statement in statements:
+            known = _statement_row(session, org_id=principal.org_id, statement_id=statement.id)
+            if known is not None and known.content_sha256 != rules_.content_hash(
+                statement.document
+            ):
+                raise Conflict(
+                    f"statement {statement.id} is already stored with other content",
+                    property="id",
+                )
     results: list[XapiResult] = []
     for statement in statements:
         row_id, status, created = _store_statement(platform, principal, statement)
@@ -919,7 +931,7 @@ def record_statements(
             source_id=principal.client_id,
             matched=matched,
             email=statement.email,
-            key=f"{principal.org_id}:{statement.id}",
+            key=f"learner:{statement.email}",
             evidence=f"xAPI statement {statement.id}: {statement.verb} {statement.activity_id}",
         )
         with platform.transaction() as session:

@@ -14,9 +14,9 @@
   deployment, and message type ``LtiResourceLinkRequest``.
 - **awards**: an ``lti`` rule maps a resource link id (or the context id) to an achievement.
   A learner launch whose custom claim ``merito_completed=true`` or ``merito_score`` (>= the
-  rule's minimum) awards the learner (email claim) once per platform, link, learner and rule.
-  An instructor launch (roles claim) gets a one-hour award token with which the launch page
-  awards a named learner (once per link, learner and rule).
+  rule's minimum) awards the learner (email claim). An instructor launch (roles claim) gets a
+  one-hour award token with which the launch page awards a named learner. Either way a
+  learner gets a rule's badge once (the idempotency key is the email and the rule).
 """
 
 from __future__ import annotations
@@ -531,7 +531,7 @@ def launch(platform: Platform, *, id_token: str, state: str) -> LaunchView:
                 source_id=row.id,
                 matched=[spec],
                 email=link.email,
-                key=f"{row.id}:{link.resource_link_id}:{link.subject}",
+                key=f"learner:{link.email}",
                 evidence=f"LTI launch of {link.resource_link_title or link.resource_link_id}",
             )
             if outcome.credential_ids:
@@ -625,7 +625,7 @@ def award_learner(platform: Platform, *, token: str, achievement_id: str, email:
             )
         ],
         email=email,
-        key=f"{platform_id}:{resource_link}:instructor:{email}",
+        key=f"learner:{email}",
         evidence=f"Awarded by the instructor in the course (LTI link {resource_link})",
     )
     if outcome.error is not None or not outcome.credential_ids:
