@@ -289,27 +289,46 @@ def _timestamp_counts(
 def _claimed(
     session: Session, *, org_id: str, span: Period, achievement_id: str | None
 ) -> dict[date, int]:
-    """Credentials by the day they were first claimed, whichever way."""
-    by_link = select(
-        CredentialClaimRow.credential_row_id.label("cid"), CredentialClaimRow.claimed_at.label("at")
-    ).where(CredentialClaimRow.org_id == org_id, CredentialClaimRow.claimed_at.is_not(None))
-    in_wallet = (
-        select(WalletItemRow.credential_row_id.label("cid"), WalletItemRow.created_at.label("at"))
-        .join(CredentialRow, CredentialRow.id == WalletItemRow.credential_row_id)
-        .where(CredentialRow.org_id == org_id, WalletItemRow.source == "claimed")
-    )
-    claims = union_all(by_link, in_wallet).subquery()
-    first = (
-        select(claims.c.cid, func.min(claims.c.at).label("at")).group_by(claims.c.cid).subquery()
-    )
-    day = _utc_day(session, first.c.at)
-    query = (
+    """Claims per day: claim links redeemed (and system deliveries), plus credentials taken
+    into a wallet with no redeemed link (a proven DID), once each."""
+    at = CredentialClaimRow.claimed_at
+    day = _utc_day(session, at)
+    by_link = (
         select(day, func.count())
-        .where(first.c.at >= span.since, first.c.at < span.until)
+        .where(CredentialClaimRow.org_id == org_id, at >= span.since, at < span.until)
         .group_by(day)
     )
-    query = _of_achievement(query.select_from(first), first.c.cid, achievement_id)
-    return {_as_date(d): int(n) for d, n in session.execute(query)}
+    by_link = _of_achievement(by_link, CredentialClaimRow.credential_row_id, achievement_id)
+    counts = {_as_date(d): int(n) for d, n in session.execute(by_link)}
+    linked = (
+        select(CredentialClaimRow.id)
+        .where(
+            CredentialClaimRow.credential_row_id == WalletItemRow.credential_row_id,
+            CredentialClaimRow.claimed_at.is_not(None),
+        )
+        .exists()
+    )
+    wallet_day = _utc_day(session, WalletItemRow.created_at)
+    by_did = (
+        select(wallet_day, func.count(func.distinct(WalletItemRow.credential_row_id)))
+        .join(CredentialRow, CredentialRow.id == WalletItemRow.credential_row_id)
+        .where(
+            CredentialRow.org_id == org_id,
+            WalletItemRow.source == "claimed",
+            WalletItemRow.created_at >= span.since,
+            WalletItemRow.created_at < span.until,
+            ~linked,
+        )
+        .group_by(wallet_day)
+    )
+    if achievement_id is not None:
+        by_did = by_did.join(
+            AchievementVersionRow,
+            AchievementVersionRow.id == CredentialRow.achievement_version_id,
+        ).where(AchievementVersionRow.achievement_id == achievement_id)
+    for d, n in session.execute(by_did):
+        counts[_as_date(d)] = counts.get(_as_date(d), 0) + int(n)
+    return counts
 
 
 def _shared_by_link(

@@ -12,12 +12,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Final
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from merito.storage.tables import Base
+from merito.storage.tables import Base, CredentialRow
+from merito.storage.tables_issuance import CredentialClaimRow
 
 __all__ = ["COUNTED_METRICS", "AnalyticsDailyCountRow"]
+
+# The dashboard's day ranges of revocations and claims (issued_at has its index already):
+# without them each series reads every row of the organisation's credentials.
+Index(None, CredentialRow.org_id, CredentialRow.revoked_at)
+Index(None, CredentialClaimRow.org_id, CredentialClaimRow.claimed_at)
 
 #: verified: a public verification; shared: a download or presentation (no share link row)
 COUNTED_METRICS: Final = ("verified", "shared")

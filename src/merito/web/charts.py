@@ -110,6 +110,22 @@ def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: st
     )
 
 
+def _both(
+    chart_id: str,
+    title: str,
+    desc: str,
+    wide: tuple[int, int, str],
+    narrow: tuple[int, int, str],
+) -> str:
+    """The drawing twice: a wide one and a narrow one for phones (studio.css shows one), so
+    its text stays legible at either width; the hidden one is hidden from everyone."""
+    return (
+        f'<div class="chart-wide">{_svg(chart_id, *wide[:2], title, desc, wide[2])}</div>'
+        f'<div class="chart-narrow">'
+        f"{_svg(chart_id + '-narrow', *narrow[:2], title, desc, narrow[2])}</div>"
+    )
+
+
 def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]], summary: str) -> str:
     head_html = "".join(f'<th scope="col">{escape(cell)}</th>' for cell in head)
     body_html = "".join(
@@ -180,54 +196,67 @@ def line_chart(
             raise ValueError(
                 f"series {one.label!r} has {len(one.values)} values for {len(x_labels)} labels"
             )
-    width, height = 720, 300
-    left, right, top, bottom = 52, 16, 14, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((max(one.values, default=0) for one in series), default=0)
     step = _nice_step(peak)
     y_max = step * max(1, math.ceil(peak / step))
     count = len(x_labels)
 
-    def x_at(i: int) -> float:
-        return left + (plot_w * i / (count - 1) if count > 1 else plot_w / 2)
+    def draw(width: int, height: int, max_labels: int) -> str:
+        left, right, top, bottom = 52, 16, 14, 40
+        plot_w, plot_h = width - left - right, height - top - bottom
 
-    def y_at(value: float) -> float:
-        return top + plot_h - plot_h * (value / y_max)
+        def x_at(i: int) -> float:
+            return left + (plot_w * i / (count - 1) if count > 1 else plot_w / 2)
 
-    parts: list[str] = []
-    tick = 0.0
-    while tick <= y_max + 1e-9:
-        y = y_at(tick)
+        def y_at(value: float) -> float:
+            return top + plot_h - plot_h * (value / y_max)
+
+        parts: list[str] = []
+        tick = 0.0
+        while tick <= y_max + 1e-9:
+            y = y_at(tick)
+            parts.append(
+                f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{_GRID}"'
+                ' stroke-width="1"/>'
+            )
+            parts.append(
+                _text(left - 8, y + 4, _number(tick, lang), anchor="end", size=12, fill=_SOFT)
+            )
+            tick += step
         parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{_GRID}"'
-            ' stroke-width="1"/>'
+            f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}"'
+            f' stroke="{_AXIS}" stroke-width="1.5"/>'
         )
-        parts.append(_text(left - 8, y + 4, _number(tick, lang), anchor="end", size=12, fill=_SOFT))
-        tick += step
-    parts.append(
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}"'
-        f' stroke="{_AXIS}" stroke-width="1.5"/>'
-    )
-    # at most six labels, evenly spread, the first and the last always shown
-    ticks = min(count, 6)
-    shown = sorted(
-        {round(j * (count - 1) / (ticks - 1)) for j in range(ticks)} if ticks > 1 else {0}
-    )
-    for i in shown:
-        anchor = (
-            "start" if i == 0 and count > 1 else "end" if i == count - 1 and count > 1 else "middle"
+        # at most six labels, evenly spread, the first and the last always shown
+        ticks = min(count, max_labels)
+        shown = sorted(
+            {round(j * (count - 1) / (ticks - 1)) for j in range(ticks)} if ticks > 1 else {0}
         )
-        parts.append(_text(x_at(i), height - 14, x_labels[i], anchor=anchor, size=12, fill=_SOFT))
-    for index, one in enumerate(series):
-        colour, dash = PALETTE[index % len(PALETTE)]
-        points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(one.values))
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5"'
-            f' stroke-linejoin="round" stroke-linecap="round"{dash_attr}/>'
-        )
-        if count <= _MARKERS_UP_TO:
-            parts.extend(_marker(index, x_at(i), y_at(v), colour) for i, v in enumerate(one.values))
+        for i in shown:
+            anchor = (
+                "start"
+                if i == 0 and count > 1
+                else "end"
+                if i == count - 1 and count > 1
+                else "middle"
+            )
+            parts.append(
+                _text(x_at(i), height - 14, x_labels[i], anchor=anchor, size=12, fill=_SOFT)
+            )
+        for index, one in enumerate(series):
+            colour, dash = PALETTE[index % len(PALETTE)]
+            points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(one.values))
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            parts.append(
+                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5"'
+                f' stroke-linejoin="round" stroke-linecap="round"{dash_attr}/>'
+            )
+            if count <= _MARKERS_UP_TO:
+                parts.extend(
+                    _marker(index, x_at(i), y_at(v), colour) for i, v in enumerate(one.values)
+                )
+        return "".join(parts)
+
     totals = []
     for one in series:
         total = sum(one.values)
@@ -254,7 +283,7 @@ def line_chart(
     rows = [[x_labels[i], *(_number(one.values[i], lang) for one in series)] for i in range(count)]
     inner = (
         f'<ul class="chart-legend">{legend}</ul>'
-        + _svg(chart_id, width, height, title, desc, "".join(parts))
+        + _both(chart_id, title, desc, (720, 300, draw(720, 300, 6)), (360, 280, draw(360, 280, 3)))
         + _table(
             title,
             [x_heading or _("Date"), *(one.label for one in series)],
@@ -283,31 +312,36 @@ def bar_chart(
     _ = gettext
     if not bars:
         return _empty(chart_id, "bar", title, _("No data for this period."))
-    width, row = 720, 46
+    row = 46
     height = row * len(bars) + 6
-    value_room = 70
     peak = max(bar.value for bar in bars) or 1
-    parts: list[str] = []
-    for i, bar in enumerate(bars):
-        y = i * row + 4
-        length = max(2.0, (width - value_room) * bar.value / peak) if bar.value > 0 else 0.0
-        parts.append(f"<g><title>{escape(bar.label)}: {escape(_number(bar.value, lang))}</title>")
-        parts.append(_text(0, y + 14, _truncate(bar.label, 80), size=14))
-        parts.append(
-            f'<rect x="0" y="{y + 20}" width="{width - value_room:.1f}" height="16" rx="3"'
-            f' fill="{_TRACK}"/>'
-        )
-        if length:
+
+    def draw(width: int, limit: int) -> str:
+        value_room = 70
+        parts: list[str] = []
+        for i, bar in enumerate(bars):
+            y = i * row + 4
+            length = max(2.0, (width - value_room) * bar.value / peak) if bar.value > 0 else 0.0
+            value = _number(bar.value, lang)
+            parts.append(f"<g><title>{escape(bar.label)}: {escape(value)}</title>")
+            parts.append(_text(0, y + 14, _truncate(bar.label, limit), size=14))
             parts.append(
-                f'<rect x="0" y="{y + 20}" width="{length:.1f}" height="16" rx="3"'
-                f' fill="{PALETTE[0][0]}"/>'
+                f'<rect x="0" y="{y + 20}" width="{width - value_room:.1f}" height="16" rx="3"'
+                f' fill="{_TRACK}"/>'
             )
-        parts.append(
-            _text(width - value_room + 8, y + 33, _number(bar.value, lang), size=14, weight="650")
-        )
-        parts.append("</g>")
+            if length:
+                parts.append(
+                    f'<rect x="0" y="{y + 20}" width="{length:.1f}" height="16" rx="3"'
+                    f' fill="{PALETTE[0][0]}"/>'
+                )
+            parts.append(_text(width - value_room + 8, y + 33, value, size=14, weight="650"))
+            parts.append("</g>")
+        return "".join(parts)
+
     desc = "; ".join(f"{bar.label}: {_number(bar.value, lang)}" for bar in bars) + "."
-    inner = _svg(chart_id, width, height, title, desc, "".join(parts)) + _table(
+    inner = _both(
+        chart_id, title, desc, (720, height, draw(720, 80)), (360, height, draw(360, 38))
+    ) + _table(
         title,
         [label_heading or _("Item"), value_heading or _("Value")],
         [[bar.label, _number(bar.value, lang)] for bar in bars],
@@ -330,34 +364,32 @@ def funnel_chart(
     _ = gettext
     if not stages:
         return _empty(chart_id, "funnel", title, _("No data for this period."))
-    width, row = 720, 58
+    row = 58
     height = row * len(stages) + 4
     first = stages[0].value
-    parts: list[str] = []
-    shares: list[str] = []
-    for i, stage in enumerate(stages):
-        share = stage.value / first if first > 0 else 0.0
-        share_text = format_percent(share, locale=lang)
-        shares.append(share_text)
-        y = i * row + 4
-        bar_w = max(4.0, width * share) if stage.value > 0 else 0.0
-        colour = (PALETTE[0][0], PALETTE[5][0])[i % 2]  # blue, teal: neighbours stay distinct
-        parts.append(
-            _text(
-                0,
-                y + 15,
-                f"{_truncate(stage.label, 60)} — {_number(stage.value, lang)} ({share_text})",
-                size=14,
-            )
-        )
-        parts.append(
-            f'<rect x="0" y="{y + 22}" width="{width}" height="24" rx="3" fill="{_TRACK}"/>'
-        )
-        if bar_w:
+    shares = [
+        format_percent(stage.value / first if first > 0 else 0.0, locale=lang) for stage in stages
+    ]
+
+    def draw(width: int, limit: int) -> str:
+        parts: list[str] = []
+        for i, (stage, share_text) in enumerate(zip(stages, shares, strict=True)):
+            share = stage.value / first if first > 0 else 0.0
+            y = i * row + 4
+            bar_w = max(4.0, width * share) if stage.value > 0 else 0.0
+            colour = (PALETTE[0][0], PALETTE[5][0])[i % 2]  # blue, teal: neighbours stay distinct
+            label = f"{_truncate(stage.label, limit)} — {_number(stage.value, lang)} ({share_text})"
+            parts.append(_text(0, y + 15, label, size=14))
             parts.append(
-                f'<rect x="{(width - bar_w) / 2:.1f}" y="{y + 22}" width="{bar_w:.1f}" height="24"'
-                f' rx="3" fill="{colour}"/>'
+                f'<rect x="0" y="{y + 22}" width="{width}" height="24" rx="3" fill="{_TRACK}"/>'
             )
+            if bar_w:
+                parts.append(
+                    f'<rect x="{(width - bar_w) / 2:.1f}" y="{y + 22}" width="{bar_w:.1f}"'
+                    f' height="24" rx="3" fill="{colour}"/>'
+                )
+        return "".join(parts)
+
     desc = (
         "; ".join(
             f"{stage.label}: {_number(stage.value, lang)} ({share})"
@@ -365,7 +397,9 @@ def funnel_chart(
         )
         + "."
     )
-    inner = _svg(chart_id, width, height, title, desc, "".join(parts)) + _table(
+    inner = _both(
+        chart_id, title, desc, (720, height, draw(720, 60)), (360, height, draw(360, 26))
+    ) + _table(
         title,
         [stage_heading or _("Stage"), value_heading or _("Count"), _("Share of the first stage")],
         [

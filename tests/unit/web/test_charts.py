@@ -46,10 +46,13 @@ def test_line_chart_draws_each_series_labels_the_image_and_tabulates_every_value
         )
     )
     tags = _tags(html)
-    assert sum(1 for tag, _ in tags if tag == "polyline") == 2
+    assert sum(1 for tag, _ in tags if tag == "polyline") == 4  # wide and narrow drawings
     svg = next(attrs for tag, attrs in tags if tag == "svg" and attrs.get("role") == "img")
     assert svg["aria-labelledby"] == "activity-title activity-desc"
     assert svg["viewbox"] == "0 0 720 300"
+    narrow = [a for t, a in tags if t == "svg" and a.get("role") == "img"][1]
+    assert narrow["aria-labelledby"] == "activity-narrow-title activity-narrow-desc"
+    assert narrow["viewbox"] == "0 0 360 280"
     assert "Activity &lt;over&gt; time" in html
     assert "<over>" not in html
     assert "Claimed &amp; kept: 4 in total, at most 3 (2026-11-02)" in html
@@ -84,7 +87,7 @@ def test_line_chart_y_axis_reaches_the_peak_in_whole_steps() -> None:
         )
     )
     ticks = re.findall(r'text-anchor="end" font-size="12" fill="#3d4453">([\d,]+)<', html)
-    assert ticks == ["0", "5", "10", "15"]
+    assert ticks == ["0", "5", "10", "15"] * 2
 
 
 def test_bar_chart_lengths_are_proportional_and_labels_escaped() -> None:
@@ -101,7 +104,8 @@ def test_bar_chart_lengths_are_proportional_and_labels_escaped() -> None:
         for tag, attrs in _tags(html)
         if tag == "rect" and attrs.get("fill") == PALETTE[0][0]
     ]
-    assert widths == [650.0, 325.0]  # the zero bar draws only its track
+    # the zero bar draws only its track; the narrow drawing (360 wide) follows the wide one
+    assert widths == [650.0, 325.0, 290.0, 145.0]
     assert "use &lt;Python&gt;: 10" in html
 
 

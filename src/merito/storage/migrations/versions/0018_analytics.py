@@ -48,8 +48,19 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f(f"ix_{_TABLE}_achievement_id"), _TABLE, ["achievement_id"])
+    # the dashboard's day ranges of revocations and claims
+    op.create_index(
+        op.f("ix_credentials_org_id_revoked_at"), "credentials", ["org_id", "revoked_at"]
+    )
+    op.create_index(
+        op.f("ix_credential_claims_org_id_claimed_at"),
+        "credential_claims",
+        ["org_id", "claimed_at"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_credential_claims_org_id_claimed_at"), table_name="credential_claims")
+    op.drop_index(op.f("ix_credentials_org_id_revoked_at"), table_name="credentials")
     op.drop_index(op.f(f"ix_{_TABLE}_achievement_id"), table_name=_TABLE)
     op.drop_table(_TABLE)
