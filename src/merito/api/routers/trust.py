@@ -40,6 +40,7 @@ AchievementId = Annotated[str, Path(max_length=36, description="The achievement'
 
 _CACHE_CONTROL: Final = f"public, max-age={trust.CACHE_SECONDS}, must-revalidate"
 _MAX_CREDENTIAL: Final = 1_000_000
+_VC_MEDIA_TYPE: Final = "application/vc+ld+json"
 
 
 class _In(BaseModel):
@@ -391,11 +392,17 @@ def _cached(request: Request, published: trust.PublishedDocument, media_type: st
 @public_router.get(
     "/trust/registry.json",
     summary="Merito's signed trust registry of its issuers",
-    responses={304: {"description": "Not modified since the ETag sent in If-None-Match."}},
+    responses={
+        200: {
+            "description": "The signed registry (docs/trust.md).",
+            "content": {_VC_MEDIA_TYPE: {"schema": {"type": "object"}}},
+        },
+        304: {"description": "Not modified since the ETag sent in If-None-Match."},
+    },
 )
 async def registry_document(request: Request, platform: PlatformDep) -> Response:
     published = await run_in_threadpool(trust.recent_registry, platform)
-    return _cached(request, published, "application/vc+ld+json")
+    return _cached(request, published, _VC_MEDIA_TYPE)
 
 
 @public_router.get(
@@ -408,13 +415,22 @@ async def did_configuration(request: Request, platform: PlatformDep) -> Response
     return _cached(request, published, "application/json")
 
 
-@public_router.get("/endorsements/{endorsement_id}", summary="An EndorsementCredential")
+@public_router.get(
+    "/endorsements/{endorsement_id}",
+    summary="An EndorsementCredential",
+    responses={
+        200: {
+            "description": "The signed EndorsementCredential.",
+            "content": {_VC_MEDIA_TYPE: {"schema": {"type": "object"}}},
+        }
+    },
+)
 def endorsement_document(endorsement_id: EndorsementId, platform: PlatformDep) -> Response:
     return Response(
         content=json.dumps(
             endorsements.public_endorsement(platform, endorsement_id), ensure_ascii=False
         ),
-        media_type="application/vc+ld+json",
+        media_type=_VC_MEDIA_TYPE,
     )
 
 
