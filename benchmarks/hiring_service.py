@@ -185,7 +185,7 @@ def report(  # type: ignore[no-untyped-def]
     )
     print(
         f"  floor: reading the pool's credential status rows {floor_ms:.0f} ms "
-        f"(the indexed ranking is {indexed_ms / floor_ms:.2f}x it); floor: the pure sparse "
+        f"(indexed ranking / floor: ratio {indexed_ms / floor_ms:.2f}x); floor: the pure sparse "
         f"product over the same pool {product_ms:.2f} ms"
     )
 

@@ -30,6 +30,7 @@ def test_public_taxonomy_search_skill_and_occupation(world: World) -> None:
     body = found.json()
     assert "European Commission" in body["attribution"]
     assert body["licence"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert body["tier"] == "default"  # MERITO_SKILLS_TIER (docs/skills.md)
     best = body["results"][0]
     assert best["skill"]["uri"] == PYTHON
     assert 0 < best["score"] <= 1
