@@ -95,6 +95,7 @@ __all__ = [
     "RoleCoverage",
     "ShareableCredential",
     "SkillDemand",
+    "Sponsorable",
     "SponsorshipView",
     "TeamGap",
     "accept_invitation",
@@ -123,6 +124,7 @@ __all__ = [
     "remove_employee",
     "revoke_invitation",
     "set_consent",
+    "sponsorable_achievements",
     "update_employee",
 ]
 
@@ -130,6 +132,7 @@ DEFAULT_MIN_GROUP: Final = 5
 INVITATION_DAYS: Final = 14
 MAX_VOUCHERS: Final = 500
 MAX_SHARED: Final = 1000
+MAX_SPONSORABLE: Final = 1000
 DEMAND_TOP: Final = 50
 _CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 NO_TEAM: Final = ""
@@ -1484,6 +1487,27 @@ def _sponsorship_view(
         if with_codes
         else (),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sponsorable:
+    achievement_id: str
+    name: str
+    issuer_name: str
+
+
+def sponsorable_achievements(platform: Platform, actor: Actor, *, org_id: str) -> list[Sponsorable]:
+    """The published achievements of every issuer on the platform (what can be sponsored)."""
+    with platform.reading() as session:
+        authorize(session, actor, org_id, Permission.WORKFORCE_READ)
+        rows = session.execute(
+            select(AchievementRow.id, AchievementRow.name, OrganisationRow.name)
+            .join(OrganisationRow, OrganisationRow.id == AchievementRow.org_id)
+            .where(AchievementRow.status == "published")
+            .order_by(AchievementRow.name, AchievementRow.id)
+            .limit(MAX_SPONSORABLE)
+        ).all()
+        return [Sponsorable(achievement_id=a, name=n, issuer_name=o) for a, n, o in rows]
 
 
 def create_sponsorship(

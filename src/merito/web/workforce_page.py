@@ -57,10 +57,16 @@ def _employer_values(ctx: StudioContext, request: Request, **more: Any) -> dict[
         demand=workforce.demand(p, a, org_id=org, months=12),
         in_demand=workforce.achievements_in_demand(p, a, org_id=org),
         sponsorships=workforce.list_sponsorships(p, a, org_id=org),
+        sponsorable=workforce.sponsorable_achievements(p, a, org_id=org),
         api_base=f"/api/v1/orgs/{org}/workforce",
         notice=request.query_params.get("notice", ""),
         **more,
     )
+
+
+def _legend(label: str, limit: int = 32) -> str:
+    """A series name short enough for a legend on a phone (the tables keep the full label)."""
+    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def _charts(page: Page, values: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +83,7 @@ def _charts(page: Page, values: dict[str, Any]) -> dict[str, Any]:
             x_labels=list(demand.months),
             series=[
                 Series(_("All skills"), list(demand.totals_by_month)),
-                *(Series(s.label, list(s.by_month)) for s in top),
+                *(Series(_legend(s.label), list(s.by_month)) for s in top),
             ],
             gettext=_,
             lang=page.lang,

@@ -83,6 +83,37 @@ def test_invite_accept_consent_and_the_employer_page(site: Site) -> None:
     assert wrong.status_code == 404
     assert "no such voucher code" in wrong.text
 
+    form = owner.get(page)
+    assert seed.achievements[0].name in form.text  # every published achievement is offered
+    sponsored = owner.post(
+        page + "/sponsor",
+        data={
+            "csrf_token": _token(form.text),
+            "achievement_id": seed.achievements[0].id,
+            "vouchers": "2",
+            "expires_at": "2099-12-31",
+        },
+    )
+    assert sponsored.status_code == 200
+    codes = re.findall(r"<code>(MRT-[A-Z0-9-]+)</code>", sponsored.text)
+    assert len(codes) == 2
+    past = owner.post(
+        page + "/sponsor",
+        data={
+            "csrf_token": _token(form.text),
+            "achievement_id": seed.achievements[0].id,
+            "vouchers": "1",
+            "expires_at": "2000-01-01",
+        },
+    )
+    assert past.status_code == 422
+    assert "expires_at must be in the future" in past.text
+    redeemed = employee.post(
+        "/me/employers/redeem", data={"csrf_token": _token(mine.text), "code": codes[0]}
+    )
+    assert redeemed.status_code == 303
+    assert seed.achievements[0].name in employee.get("/me/employers").text
+
     employees = owner.get(page)
     assert learner in employees.text
     assert "All verified credentials" in employees.text
