@@ -19,6 +19,7 @@ credentials under it and keeps the best one (satisfied first, then the most leav
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -413,16 +414,57 @@ def evaluate(
     for items in by_achievement.values():
         # the most recent first: a leaf shows the newest proof that fits
         items.sort(key=lambda h: (h.issued_at, h.credential_id), reverse=True)
-    return _eval(node, by_achievement, hours, _FAR_PAST, _FAR_FUTURE)
+    return _Evaluation(by_achievement, hours).node(node, _FAR_PAST, _FAR_FUTURE)
 
 
-def _eval(
-    node: Requirement,
-    held: Mapping[str, Sequence[Held]],
-    hours: Mapping[str, float | None],
-    lo: datetime,
-    hi: datetime,
-) -> Progress:
+class _Evaluation:
+    """One evaluation: the learner's credentials by achievement, and a memo of the nodes
+    already evaluated between two instants (nested windows ask for the same ones again, so
+    the search stays polynomial instead of multiplying at every level)."""
+
+    def __init__(
+        self, held: Mapping[str, Sequence[Held]], hours: Mapping[str, float | None]
+    ) -> None:
+        self.held = held
+        self.hours = hours
+        self.memo: dict[tuple[int, datetime, datetime], Progress] = {}
+        self.names: dict[int, tuple[str, ...]] = {}
+        self.times: dict[int, list[datetime]] = {}
+
+    def node(self, node: Requirement, lo: datetime, hi: datetime) -> Progress:
+        if isinstance(node, Leaf):
+            return _eval(self, node, lo, hi)
+        # only the credentials between lo and hi matter: bounds holding the same ones are
+        # the same question (narrowed to the first and last of them)
+        instants = self.instants(node)
+        first, last = bisect_left(instants, lo), bisect_right(instants, hi) - 1
+        if first > last:
+            lo, hi = _FAR_FUTURE, _FAR_PAST  # none: an empty range
+        else:
+            lo, hi = instants[first], instants[last]
+        key = (id(node), lo, hi)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = _eval(self, node, lo, hi)
+        return found
+
+    def instants(self, node: Requirement) -> list[datetime]:
+        found = self.times.get(id(node))
+        if found is None:
+            found = self.times[id(node)] = sorted(
+                {h.issued_at for a in self.achievements(node) for h in self.held.get(a, ())}
+            )
+        return found
+
+    def achievements(self, node: Requirement) -> tuple[str, ...]:
+        names = self.names.get(id(node))
+        if names is None:
+            names = self.names[id(node)] = achievements_of(node)
+        return names
+
+
+def _eval(ev: _Evaluation, node: Requirement, lo: datetime, hi: datetime) -> Progress:
+    held, hours = ev.held, ev.hours
     if isinstance(node, Leaf):
         found = next(
             (h for h in held.get(node.achievement_id, ()) if lo <= h.issued_at <= hi), None
@@ -439,12 +481,12 @@ def _eval(
     if node.earned_after is not None:
         lo = max(lo, node.earned_after)
     if node.within_days is None or lo > hi:
-        return _group(node, held, hours, lo, hi, window=None)
+        return _group(ev, node, lo, hi, window=None)
     span = timedelta(days=node.within_days)
     starts = sorted(
         {
             h.issued_at
-            for a in achievements_of(node)
+            for a in ev.achievements(node)
             for h in held.get(a, ())
             if lo <= h.issued_at <= hi
         }
@@ -452,10 +494,12 @@ def _eval(
     best: Progress | None = None
     for start in starts:
         end = min(hi, start + span) if start <= _FAR_FUTURE - span else hi
-        candidate = _group(node, held, hours, start, end, window=(start, end))
+        candidate = _group(ev, node, start, end, window=(start, end))
         if best is None or _better(candidate, best):
             best = candidate
-    return best if best is not None else _group(node, held, hours, lo, hi, window=None)
+        if best.satisfied and best.leaves_done == best.leaves_total:
+            break  # nothing can beat every leaf done (later windows only tie)
+    return best if best is not None else _group(ev, node, lo, hi, window=None)
 
 
 def _better(a: Progress, b: Progress) -> bool:
@@ -466,15 +510,14 @@ def _better(a: Progress, b: Progress) -> bool:
 
 
 def _group(
+    ev: _Evaluation,
     node: Group,
-    held: Mapping[str, Sequence[Held]],
-    hours: Mapping[str, float | None],
     lo: datetime,
     hi: datetime,
     *,
     window: tuple[datetime, datetime] | None,
 ) -> Progress:
-    children = tuple(_eval(c, held, hours, lo, hi) for c in node.children)
+    children = tuple(ev.node(c, lo, hi) for c in node.children)
     done = sum(1 for c in children if c.satisfied)
     total_hours = sum(c.hours for c in children if c.satisfied)
     satisfied = done >= node.needed and (node.min_hours is None or total_hours >= node.min_hours)
