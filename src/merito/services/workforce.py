@@ -505,14 +505,9 @@ class _Member:
     profile: SkillProfile
 
 
-def _consenting(session: Session, platform: Platform, org_id: str) -> list[_Member]:
-    """The organisation's employees who share something, with the profile of what they share
-    (only credentials that verify now, only those consented to now)."""
-    rows = list(
-        session.scalars(
-            select(EmployeeRow).where(EmployeeRow.org_id == org_id).order_by(EmployeeRow.id)
-        )
-    )
+def _members(session: Session, platform: Platform, rows: Sequence[EmployeeRow]) -> list[_Member]:
+    """Those of ``rows`` who share something, with the profile of what they share (only
+    credentials that verify now, only those consented to now)."""
     shared = _shared_ids(session, [r.id for r in rows])
     sharing = [r for r in rows if r.share_all or shared[r.id]]
     held = _holdings(session, platform, sorted({r.user_id for r in sharing}))
@@ -525,6 +520,14 @@ def _consenting(session: Session, platform: Platform, org_id: str) -> list[_Memb
             continue
         members.append(_Member(row, build_profile(evidence, now=now, weighting=_weighting(h))))
     return members
+
+
+def _consenting(session: Session, platform: Platform, org_id: str) -> list[_Member]:
+    """The organisation's employees who share something, with their shared profiles."""
+    rows = session.scalars(
+        select(EmployeeRow).where(EmployeeRow.org_id == org_id).order_by(EmployeeRow.id)
+    ).all()
+    return _members(session, platform, rows)
 
 
 def _credentials_of(
@@ -800,10 +803,8 @@ def get_employee(
         credentials = [
             c for c in _credentials_of(session, platform, row.user_id, shared) if c.shared
         ]
-        members = {m.row.id: m for m in _consenting(session, platform, org_id)}
-        member = members.get(row.id)
         skills: list[EmployeeSkill] = []
-        if member is not None:
+        for member in _members(session, platform, [row]):
             labels = _labels_for(session, member.profile.skills)
             skills = [
                 EmployeeSkill(skill=c.skill, label=labels.get(c.skill, c.skill), level=c.level)
