@@ -420,4 +420,3 @@ def test_sponsorship_vouchers_redeem_once_and_complete_when_earned(
     viewer = seed_org(role="viewer")
     with pytest.raises(NotFound):
         workforce.get_sponsorship(p, viewer.actor, org_id=employer.org_id, sponsorship_id=made.id)
-
