@@ -1,21 +1,26 @@
 """Access control, generated from ``app.routes``: without credentials, every tenant-scoped route
 (``{org_id}`` in its path) and every user-scoped one (``/api/v1/me/...``), on every method, is a
-401 problem (with WWW-Authenticate), whatever the ids and the body; and a forged, a revoked
-and another tenant's API key get 401/404, never data. The per-role matrix (owner, admin,
+401 problem, whatever the ids and the body; a forged or revoked API key too, and another
+tenant's key never gets a 2xx. Login never adopts a planted session id, and the issuer's private
+key appears in no API response and no log line. The per-role matrix (owner, admin,
 issuer_staff, assessor, viewer, scoped keys) is not here yet (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.routing import iter_route_contexts
 from reliability_support import ApiClient, platform_for, settings_for
 
 from merito.api.app import create_app
-from merito.services import accounts
+from merito.proofs.keys import private_key_to_jwk
+from merito.services import accounts, catalog
 from merito.services.platform import Actor, Permission
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -82,3 +87,71 @@ def test_every_protected_route_refuses_the_anonymous_and_bad_keys(tmp_path: Path
             if response.status_code in range(200, 300):
                 problems.append(f"A's key: {method} {path} -> {response.status_code} on B")
     assert not problems, "\n".join(problems)
+
+
+def test_login_replaces_any_session_id_and_keys_never_leak(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = f"sqlite:///{tmp_path / 'merito.db'}"
+    platform = platform_for(url, tmp_path)
+    password = "a long passphrase"
+    user = accounts.create_user(
+        platform, Actor.system("t"), email="o@example.org", password=password
+    )
+    actor = Actor(kind="user", id=user.id, user_id=user.id)
+    org = accounts.create_organisation(platform, actor, slug="keys", name="Keys")
+    fields = {"name": "Keys", "description": "Kept.", "criteria": {"narrative": "Passed."}}
+    view = catalog.create_achievement(platform, actor, org_id=org.id, fields=fields)
+    catalog.publish_achievement(platform, actor, org_id=org.id, achievement_id=view.id)
+    client = ApiClient(create_app(settings=settings_for(url, tmp_path), platform=platform))
+    # session fixation: a session id planted before login is never adopted, and each login
+    # gets a new one
+    planted = "attacker-chosen-session-id"
+    tokens = []
+    for _ in range(2):
+        response = client.post(
+            "/api/v1/auth/login",
+            json={"email": "o@example.org", "password": password},
+            headers={"Cookie": f"merito_session={planted}"},
+        )
+        assert response.status_code == 200, response.text
+        tokens.append(response.cookies["merito_session"])
+    assert planted not in tokens
+    assert tokens[0] != tokens[1]
+    fixed = {"Cookie": f"merito_session={planted}"}
+    assert client.get("/api/v1/auth/me", headers=fixed).status_code == 401
+    # the issuer's private key: in no API response and no log line
+    everything = [p.value for p in Permission if p is not Permission.ORG_DELETE]
+    secret = accounts.create_api_key(
+        platform, actor, org_id=org.id, name="k", scopes=everything
+    ).secret
+    auth = {"Authorization": f"Bearer {secret}"}
+    keystore = platform.keystore
+    forms: set[str] = set()
+
+    def remember_active_keys() -> None:
+        for key in keystore.public_keys(org.id):  # type: ignore[attr-defined]
+            if key.status == "active":
+                signer = keystore.signer(org.id, key.verification_method)  # type: ignore[attr-defined]
+                d = private_key_to_jwk(signer.key)["d"]
+                raw = base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))
+                forms.update({d, raw.hex(), base64.b64encode(raw).decode()})
+
+    bodies = [
+        client.post(
+            f"/api/v1/orgs/{org.id}/credentials",
+            json={"achievement_id": view.id, "recipient": "l@example.org"},
+            headers=auth,
+        ).text,
+        client.get(f"/api/v1/orgs/{org.id}/keys", headers=auth).text,
+    ]
+    remember_active_keys()  # the key that signed the credential
+    rotated = client.post(f"/api/v1/orgs/{org.id}/keys/rotate", json={}, headers=auth)
+    assert rotated.status_code == 200, rotated.text
+    bodies.append(rotated.text)
+    bodies.append(client.get("/orgs/keys/did.json").text)
+    remember_active_keys()  # and its successor
+    assert len(forms) == 6, "two keys, three spellings each"
+    leaked = [form[:6] for form in forms for text in [*bodies, caplog.text] if form in text]
+    assert not leaked, f"private key material found: {leaked}"
