@@ -39,8 +39,20 @@ def settings_for(url: str, data_dir: Path, *, master_key: bytes | None = MASTER_
     )
 
 
+#: every platform the helpers built; conftest.py disposes their engines after each test
+OPENED: list[Platform] = []
+
+
 def platform_for(url: str, data_dir: Path, **kwargs: Any) -> Platform:
-    return bootstrap.platform(settings_for(url, data_dir), mailer_=MemoryMailer(), **kwargs)
+    platform = bootstrap.platform(settings_for(url, data_dir), mailer_=MemoryMailer(), **kwargs)
+    OPENED.append(platform)
+    return platform
+
+
+def close_all() -> None:
+    """Dispose of the engines of every platform built so far (their pooled connections)."""
+    while OPENED:
+        OPENED.pop().sessions.kw["bind"].dispose()
 
 
 @contextmanager
