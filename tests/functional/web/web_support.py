@@ -3,8 +3,11 @@ demo-seeded site on a copy of the migrated SQLite template."""
 
 from __future__ import annotations
 
+import atexit
 import re
 import shutil
+import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -68,23 +71,49 @@ class Browser:
         return response
 
 
-@contextmanager
-def demo_site(folder: Path, template: Path) -> Iterator[tuple[Any, demo.DemoSeed, Platform]]:
-    """The composed app over a demo-seeded copy of the template database."""
-    database = folder / "merito.db"
-    shutil.copyfile(template, database)
+#: template database -> (a demo-seeded copy of it, what the seed made): seeded once per process
+_SEEDED: dict[Path, tuple[Path, demo.DemoSeed]] = {}
+_SEED_LOCK = threading.Lock()
+MASTER_KEY = b"\x45" * 32
+
+
+def _platform(database: Path) -> tuple[Platform, Any]:
     engine = create_engine_for(f"sqlite:///{database}")
     sessions = session_factory(engine)
     clock = SystemClock()
     platform = Platform(
         sessions=sessions,
-        keystore=KeyStore(sessions, b"\x45" * 32, clock=clock),
+        keystore=KeyStore(sessions, MASTER_KEY, clock=clock),
         clock=clock,
         mailer=MemoryMailer(clock=clock),
         base_url=BASE,
         status_list_size=1024,
     )
-    seed = demo.seed_demo(platform, password=PASSWORD)
+    return platform, engine
+
+
+def _seeded(template: Path) -> tuple[Path, demo.DemoSeed]:
+    """Seeding the demo takes seconds; every module gets a file copy of one seeded database."""
+    with _SEED_LOCK:
+        if template not in _SEEDED:
+            folder = Path(tempfile.mkdtemp(prefix="merito-demo-seed-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            database = folder / "merito.db"
+            shutil.copyfile(template, database)
+            platform, engine = _platform(database)
+            seed = demo.seed_demo(platform, password=PASSWORD)
+            engine.dispose()  # the last connection checkpoints the WAL into the file
+            _SEEDED[template] = (database, seed)
+        return _SEEDED[template]
+
+
+@contextmanager
+def demo_site(folder: Path, template: Path) -> Iterator[tuple[Any, demo.DemoSeed, Platform]]:
+    """The composed app over a demo-seeded copy of the template database (its own file)."""
+    seeded, seed = _seeded(template)
+    database = folder / "merito.db"
+    shutil.copyfile(seeded, database)
+    platform, engine = _platform(database)
     try:
         yield create_app(settings=Settings(base_url=BASE), platform=platform), seed, platform
     finally:
