@@ -51,8 +51,8 @@ demo: $(BIN)/.installed ## install and run the Merito demo
 	$(BIN)/merito demo
 
 lint: $(BIN)/.installed ## ruff lint + format check
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fuzz
+	$(BIN)/ruff format --check src tests benchmarks fuzz
 
 typecheck: $(BIN)/.installed ## mypy (strict on the pure core)
 	$(BIN)/mypy
@@ -60,8 +60,14 @@ typecheck: $(BIN)/.installed ## mypy (strict on the pure core)
 layers: $(BIN)/.installed ## import-linter: layers import only downward
 	$(BIN)/lint-imports
 
+# The suite runs on both cores (pytest-xdist, one file per worker: module fixtures stay whole).
+# schemathesis makes one test per API operation only when collected without xdist (under xdist
+# they collapse into one item that checks nothing), so that module runs on its own afterwards.
+SERIAL_TESTS := tests/functional/api/test_api_schemathesis.py
+PYTEST = $(BIN)/pytest -q -n 2 --dist loadfile --ignore=$(SERIAL_TESTS) && $(BIN)/pytest -q $(SERIAL_TESTS)
+
 unit: $(BIN)/.installed ## pytest only
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 check: lint typecheck layers ## all static gates
 
@@ -69,7 +75,7 @@ services: ## start the services the tests use (PostgreSQL), installing them if n
 	@scripts/ensure-services.sh
 
 test: $(BIN)/.installed $(JS)/node_modules/.installed $(CHAIN)/node_modules/.installed $(BROWSER_JS)/node_modules/.installed chromium services check ## install everything and run every gate and test
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 bench: $(BIN)/.installed ## run the benchmarks (numbers, not pass/fail)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

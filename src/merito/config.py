@@ -106,8 +106,7 @@ class Settings(BaseSettings):
     #: the default limits of an achievement open for application (each may set its own)
     evidence_max_file_bytes: int = Field(default=10_000_000, gt=0, le=1_000_000_000)
     evidence_allowed_types: str = (
-        "application/pdf,image/png,image/jpeg,text/plain,text/markdown,application/zip,"
-        "video/mp4"
+        "application/pdf,image/png,image/jpeg,text/plain,text/markdown,application/zip,video/mp4"
     )
     #: a command that reads a file on stdin and exits 0 clean / 1 infected (e.g. clamdscan -)
     evidence_scan_command: str | None = None

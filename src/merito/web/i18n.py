@@ -2,10 +2,11 @@
 
 Catalogs are the ``.po`` files under ``locale/<lang>/LC_MESSAGES/``: ``messages.po`` plus one
 file per feature area (``pathways.po``...), merged in name order so that areas can be translated
-without touching one shared file. They are compiled in memory the first time a language is
-used (no build step: a fresh clone or an installed wheel works as is). English is the source language. The language of a request is, in order: a
-``?lang=`` query parameter (which the page then remembers in the ``merito_lang`` cookie), that
-cookie, the browser's ``Accept-Language``, English.
+without touching one shared file. They are compiled in memory the first time a language is used
+(no build step: a fresh clone or an installed wheel works as is). English is the source
+language. The language of a request is, in order: a ``?lang=`` query parameter (which the page
+then remembers in the ``merito_lang`` cookie), that cookie, the browser's ``Accept-Language``,
+English.
 """
 
 from __future__ import annotations
