@@ -21,7 +21,7 @@ from starlette.responses import Response
 from merito.api.deps import get_platform
 from merito.api.schemas import VerificationReportOut
 from merito.formats.json_depth import too_deep
-from merito.services import analytics, verifying
+from merito.services import analytics, platform_verification, verifying
 from merito.verification import VerifyOptions
 from merito.verification.presentations import (
     is_presentation,
@@ -133,8 +133,9 @@ def _media_type(request: Request) -> str:
 async def verify_credential(request: Request) -> Response:
     """Runs every check and returns the report: ``verified`` is the verdict, ``checks`` say why.
 
-    Verification is offline unless the server is configured with a fetcher: status lists are
-    then reported as not checked (a warning).
+    Credentials of this platform's issuers verify from its own records (DID documents, status
+    lists); anything else needs the server's guarded fetcher, without which its status lists
+    are reported as not checked (a warning).
     """
     media_type = _media_type(request)
     if media_type not in JSON_TYPES and media_type not in TEXT_TYPES:
@@ -149,8 +150,16 @@ async def verify_credential(request: Request) -> Response:
         )
     document = unwrap(body) if media_type in JSON_TYPES else body
     factory: Callable[[], VerifyOptions] = request.app.state.verify_options_factory
+    platform = get_platform(request)
+    # this platform's own issuers, status lists and credentials are known without a fetch
+    # (its did:web documents are not reachable offline); other URLs go through its fetcher
+    options = await run_in_threadpool(
+        platform_verification.options_for,
+        platform,
+        factory(),
+        issuer=platform_verification.claimed_issuer(document),
+    )
     # CPU-bound (signature checks, canonicalization): off the event loop
-    options = factory()
     report = await run_in_threadpool(verifying.verify_document, document, options)
     if is_presentation(report):
         # a VP sent here is checked as one (no challenge or domain: those checks warn);
@@ -160,5 +169,5 @@ async def verify_credential(request: Request) -> Response:
         out["summary"] = presentation_summary(report)
         return Response(content=json.dumps(out, ensure_ascii=False), media_type="application/json")
     # the issuer's dashboard counts verifications of its credentials (in memory: no I/O here)
-    analytics.record_verification(get_platform(request), report)
+    analytics.record_verification(platform, report)
     return Response(content=report.to_json(), media_type="application/json")
