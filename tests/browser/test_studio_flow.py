@@ -35,6 +35,9 @@ def test_issuer_designs_publishes_and_issues_a_badge(pages: Any, site: Any) -> N
     page.get_by_label("Description").fill("Builds financial models in spreadsheets.")
     page.get_by_label("Criteria", exact=True).fill("A model reviewed by a tutor.")
     page.get_by_label("Hours of learning (optional)").fill("8")
+    page.get_by_label("How it is assessed").select_option("project")
+    page.get_by_label("EQF level", exact=True).select_option("5")
+    page.get_by_label("Credits available").fill("3")
     # the picker searches as one types (htmx) and offers skills to tick
     page.get_by_label("Search skills").fill("spreadsheet")
     first = page.locator("#skill-results input[type=checkbox]").first
@@ -69,6 +72,7 @@ def test_issuer_designs_publishes_and_issues_a_badge(pages: Any, site: Any) -> N
     # the credential's public page verifies it in the browser
     page.goto(url)
     expect(page.locator(".verdict")).to_contain_text(re.compile("valid", re.I))
+    expect(page.get_by_text("EQF level 5 of 8")).to_be_visible()
 
 
 def test_issuer_revokes_with_a_reason(pages: Any, site: Any) -> None:

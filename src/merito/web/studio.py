@@ -16,6 +16,12 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from merito.errors import Conflict, InvalidInput, MeritoError, NotFound, PermissionDenied
+from merito.formats.quality import (
+    ASSESSMENT_METHODS,
+    assessment_alignment,
+    eqf_alignment,
+    quality_of,
+)
 from merito.services import accounts, catalog, credentials
 from merito.services import skills as skill_service
 from merito.services.accounts import Organisation
@@ -40,6 +46,18 @@ ACHIEVEMENT_TYPES: Final = (
     "License",
     "Competency",
     "Assessment",
+)
+#: the assessment-method choices, in the order the form lists them (codes of
+#: ``formats.quality.ASSESSMENT_METHODS``)
+ASSESSMENT_CHOICES: Final = (
+    "proctored",
+    "portfolio",
+    "peer-reviewed",
+    "practical",
+    "project",
+    "unproctored",
+    "self-assessed",
+    "attendance",
 )
 _MAX_FIELD: Final = 10_000
 _MAX_IMAGE_UPLOAD: Final = catalog.MAX_IMAGE_BYTES + 1
@@ -189,11 +207,18 @@ def _form_values(view: AchievementView | None) -> dict[str, Any]:
             "tags": "",
             "evidence": "",
             "alignments": [],
+            "assessment": "",
+            "eqf_level": "",
+            "credits": "",
+            "field_of_study": "",
+            "specialization": "",
         }
     document: Mapping[str, Any] = view.draft or view.published or {}
     metadata: Mapping[str, Any] = view.draft_metadata or view.published_metadata or {}
     criteria = document.get("criteria") or {}
     hours = metadata.get("hours")
+    quality = quality_of(document)
+    credits = quality.credits
     return {
         "name": document.get("name", ""),
         "description": document.get("description", ""),
@@ -212,11 +237,67 @@ def _form_values(view: AchievementView | None) -> dict[str, Any]:
                 "type": a.get("targetType", ""),
             }
             for a in document.get("alignment", [])
+            if not _is_quality_alignment(a)
         ],
+        "assessment": quality.assessment or "",
+        "eqf_level": "" if quality.eqf_level is None else str(quality.eqf_level),
+        "credits": ""
+        if credits is None
+        else (str(int(credits)) if credits.is_integer() else repr(credits)),
+        "field_of_study": quality.field_of_study or "",
+        "specialization": quality.specialization or "",
     }
 
 
-def _fields(form: Mapping[str, Any], _: Gettext) -> tuple[dict[str, Any], dict[str, str]]:
+def _is_quality_alignment(alignment: Any) -> bool:
+    """An alignment stating the EQF level or the assessment method (the form's own fields,
+    not a skill)."""
+    found = quality_of({"alignment": [alignment]})
+    return found.eqf_level is not None or found.assessment is not None
+
+
+def _quality_fields(
+    form: Mapping[str, Any], _: Gettext, *, base_url: str, errors: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The EQF-level and assessment-method alignments and the OB 3.0 quality members
+    (``creditsAvailable``, ``fieldOfStudy``, ``specialization``) from the form; ``None``
+    clears a member left empty. Bad values go to ``errors``."""
+    alignments: list[dict[str, Any]] = []
+    level = str(form["eqf_level"]).strip()
+    if level:
+        if level.isdigit() and 1 <= int(level) <= 8:
+            alignments.append(eqf_alignment(int(level)))
+        else:
+            errors["eqf_level"] = _("Choose an EQF level from 1 to 8, or none.")
+    method = str(form["assessment"]).strip()
+    if method:
+        if method in ASSESSMENT_METHODS:
+            alignments.append(assessment_alignment(method, base_url=base_url))
+        else:
+            errors["assessment"] = _("Choose an assessment method from the list.")
+    credits: float | None = None
+    if str(form["credits"]).strip():
+        try:
+            credits = float(str(form["credits"]).strip().replace(",", "."))
+        except ValueError:
+            errors["credits"] = _("Enter a number of credits of 0 or more, like 5 or 2.5.")
+        else:
+            if not 0 <= credits <= 100_000:  # also refuses nan
+                errors["credits"] = _("Enter a number of credits of 0 or more, like 5 or 2.5.")
+                credits = None
+    # the catalog's Alignment fields have no "type" member (it adds ["Alignment"] itself)
+    checked = [{k: v for k, v in a.items() if k != "type"} for a in alignments]
+    members = {
+        "creditsAvailable": credits,
+        "fieldOfStudy": str(form["field_of_study"]).strip()[:500] or None,
+        "specialization": str(form["specialization"]).strip()[:500] or None,
+    }
+    return checked, members
+
+
+def _fields(
+    form: Mapping[str, Any], _: Gettext, *, base_url: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The service's AchievementFields (camelCase) from the form, and the form's own errors."""
     errors: dict[str, str] = {}
     name = str(form["name"]).strip()
@@ -243,6 +324,7 @@ def _fields(form: Mapping[str, Any], _: Gettext) -> tuple[dict[str, Any], dict[s
     kind = str(form["achievement_type"])
     if kind not in ACHIEVEMENT_TYPES:
         errors["achievement_type"] = _("Choose a type from the list.")
+    quality_alignments, quality_members = _quality_fields(form, _, base_url=base_url, errors=errors)
     criteria: dict[str, Any] = {}
     if narrative:
         criteria["narrative"] = narrative
@@ -265,8 +347,18 @@ def _fields(form: Mapping[str, Any], _: Gettext) -> tuple[dict[str, Any], dict[s
                 "targetType": a.get("type") or "ceasn:Competency",
             }
             for a in form["alignments"]
+            # a skill never replaces the form's own EQF-level / assessment fields
+            if not _is_quality_alignment(
+                {
+                    "targetType": a.get("type"),
+                    "targetCode": a["code"],
+                    "targetFramework": a["framework"],
+                }
+            )
         ]
+        + quality_alignments
         or None,
+        **quality_members,
     }
     return fields, errors
 
@@ -316,6 +408,9 @@ def _service_error(error: MeritoError, _: Gettext) -> dict[str, str]:
         "alignment": "alignments",
         "tag": "tags",
         "evidenceRequirements": "evidence",
+        "creditsAvailable": "credits",
+        "fieldOfStudy": "field_of_study",
+        "specialization": "specialization",
     }
     prop = (error.property or "").split(".", 1)[0].split("[", 1)[0]
     return {field_of.get(prop, "form"): error.message}
@@ -333,6 +428,34 @@ def _type_options(_: Gettext) -> list[tuple[str, str]]:
         "Assessment": _("Assessment"),
     }
     return [(kind, labels[kind]) for kind in ACHIEVEMENT_TYPES]
+
+
+def _assessment_options(_: Gettext) -> list[tuple[str, str]]:
+    labels = {
+        "proctored": _("Supervised (proctored) exam"),
+        "portfolio": _("Portfolio of work"),
+        "peer-reviewed": _("Reviewed by peers"),
+        "practical": _("Practical demonstration"),
+        "project": _("Project"),
+        "unproctored": _("Other: unsupervised online test"),
+        "self-assessed": _("Other: self-assessment"),
+        "attendance": _("Other: attendance only (no assessment)"),
+    }
+    return [("", _("Not stated"))] + [(code, labels[code]) for code in ASSESSMENT_CHOICES]
+
+
+def _eqf_options(_: Gettext) -> list[tuple[str, str]]:
+    return [("", _("Not stated"))] + [
+        (str(n), _("EQF level %(level)s") % {"level": n}) for n in range(1, 9)
+    ]
+
+
+def _kept(options: list[tuple[str, str]], value: str) -> list[tuple[str, str]]:
+    """The options, plus the value sent when it is not one of them (shown with its error, so
+    the form keeps what was sent)."""
+    if value and value not in {v for v, _ in options}:
+        return [*options, (value, value)]
+    return options
 
 
 def _render_form(
@@ -354,6 +477,8 @@ def _render_form(
         errors=errors,
         achievement=achievement,
         type_options=_type_options(ctx.page.gettext),
+        assessment_options=_kept(_assessment_options(ctx.page.gettext), values["assessment"]),
+        eqf_options=_kept(_eqf_options(ctx.page.gettext), values["eqf_level"]),
         skill_q=values.get("skill_q", ""),
         matches=matches,
         error=search_error,
@@ -377,6 +502,11 @@ async def _read_form(request: Request) -> tuple[dict[str, Any], str]:
             "hours",
             "tags",
             "evidence",
+            "assessment",
+            "eqf_level",
+            "credits",
+            "field_of_study",
+            "specialization",
         )
     }
     values["alignments"] = _alignments_from(form)
@@ -406,7 +536,7 @@ async def achievement_create(request: Request, slug: str) -> Response:
     if not session.csrf_matches(request, token):
         errors = {"form": csrf_error(_)}
         return _render_form(ctx, values=values, errors=errors, achievement=None, status=403)
-    fields, errors = _fields(values, _)
+    fields, errors = _fields(values, _, base_url=ctx.platform.base_url)
     if errors:
         return _render_form(ctx, values=values, errors=errors, achievement=None, status=422)
     try:
@@ -456,7 +586,7 @@ async def achievement_update(request: Request, slug: str, achievement_id: str) -
     if not session.csrf_matches(request, token):
         errors = {"form": csrf_error(_)}
         return _render_form(ctx, values=values, errors=errors, achievement=found, status=403)
-    fields, errors = _fields(values, _)
+    fields, errors = _fields(values, _, base_url=ctx.platform.base_url)
     if errors:
         return _render_form(ctx, values=values, errors=errors, achievement=found, status=422)
     try:

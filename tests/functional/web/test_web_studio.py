@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from web_support import Browser, demo_site
 
+from merito.formats import quality
 from merito.services import accounts, catalog, credentials, demo
 from merito.services.platform import Actor, Platform
+from merito.web import studio
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +169,98 @@ def test_design_publish_and_issue_an_achievement(
     assert "grace@example.org" in detail.text
     listed = owner.get(_studio(seed, "/credentials?recipient=grace@example.org"))
     assert "1 credential" in listed.text
+
+
+def test_design_states_quality_facts_the_verify_page_shows(
+    owner: Browser, site: tuple[Any, demo.DemoSeed, Platform]
+) -> None:
+    _, seed, platform = site
+    assert set(studio.ASSESSMENT_CHOICES) == set(quality.ASSESSMENT_METHODS)
+    token = _token(owner.get(_studio(seed, "/achievements/new")).text)
+    skill = (
+        '{"url": "http://data.europa.eu/esco/skill/test-sql", "name": "query databases", '
+        '"code": "http://data.europa.eu/esco/skill/test-sql", "framework": "ESCO v1.1.1", '
+        '"type": "ext:ESCOSkill"}'
+    )
+    typed = {
+        "csrf_token": token,
+        "name": "Relational modelling",
+        "description": "Designs normalised schemas.",
+        "criteria": "A reviewed schema for a real case.",
+        "achievement_type": "Course",
+        "hours": "40",
+        "alignment": [skill],
+        "assessment": "portfolio",
+        "eqf_level": "9",
+        "credits": "-2",
+        "field_of_study": "Computer science",
+        "specialization": "Data engineering",
+    }
+    # bad values are errors beside their fields; everything typed is kept
+    response = owner.post(_studio(seed, "/achievements/new"), data=typed)
+    assert response.status_code == 422
+    assert 'id="eqf_level-error"' in response.text
+    assert 'id="credits-error"' in response.text
+    assert '<option value="9" selected>' in response.text
+    assert 'value="-2"' in response.text
+    assert '<option value="portfolio" selected>' in response.text
+    assert 'value="Computer science"' in response.text
+    assert 'value="Data engineering"' in response.text
+    assert "query databases" in response.text
+    response = owner.post(
+        _studio(seed, "/achievements/new"), data=typed | {"eqf_level": "4", "credits": "7,5"}
+    )
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    achievement_id = location.split("/achievements/")[1].split("?")[0]
+    # editing shows the saved values; the quality alignments are not listed as skills
+    edit = owner.get(location).text
+    assert '<option value="4" selected>' in edit
+    assert '<option value="portfolio" selected>' in edit
+    assert 'value="7.5"' in edit
+    assert edit.count('name="alignment"') == 1
+    # saving again (the skill untouched) keeps one of each alignment
+    response = owner.post(
+        location.split("?")[0],
+        data=typed | {"eqf_level": "4", "credits": "7.5", "specialization": ""},
+    )
+    assert response.status_code == 303, response.text
+    response = owner.post(
+        _studio(seed, f"/achievements/{achievement_id}/publish"), data={"csrf_token": token}
+    )
+    assert response.status_code == 303
+    view = catalog.get_achievement(
+        platform, _owner_actor(seed), org_id=seed.org_id, achievement_id=achievement_id
+    )
+    document = view.published
+    assert document is not None
+    assert document["creditsAvailable"] == 7.5
+    assert document["fieldOfStudy"] == "Computer science"
+    assert "specialization" not in document  # cleared on the second save
+    assert sorted(a.get("targetType") for a in document["alignment"]) == [
+        "ext:AssessmentMethod",
+        "ext:EQFLevel",
+        "ext:ESCOSkill",
+    ]
+    facts = quality.quality_of(document, hours=40)
+    assert (facts.eqf_level, facts.assessment, facts.credits) == (4, "portfolio", 7.5)
+    assert facts.field_of_study == "Computer science"
+    assert facts.frameworks == ("ESCO v1.1.1",)
+    # issued, its public page states them in plain words
+    response = owner.post(
+        _studio(seed, "/issue"),
+        data={
+            "csrf_token": token,
+            "achievement_id": achievement_id,
+            "recipient": "ada@example.org",
+        },
+    )
+    assert response.status_code == 303, response.text
+    credential_id = response.headers["location"].rsplit("/", 1)[1].split("?")[0]
+    public = owner.get(f"/c/{credential_id}").text
+    assert "EQF level 4 of 8" in public
+    assert "a portfolio of work" in public
+    assert "Computer science" in public
 
 
 def test_revoke_needs_a_reason_and_is_final(
