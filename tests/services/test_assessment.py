@@ -27,6 +27,7 @@ from merito.services.assessment import ConfigFields, ReviewFields
 from merito.services.platform import Actor, Platform
 from merito.storage.blobs import LocalBlobStore
 from merito.storage.tables import AuditLogRow, CredentialRow, MembershipRow, OutboxRow, UserRow
+from merito.storage.tables_assessment import ClaimCodeFailureRow
 from merito.verification import verify
 
 Seed = Callable[..., SeededOrg]
@@ -514,3 +515,46 @@ def test_claim_code_flow_cap_domain_and_limits(world: World) -> None:
     assert claim_codes.public_claim_code(p, other.code).status == "inactive"
     with pytest.raises(NotFound):
         claim_codes.public_claim_code(p, "NOPE2345")
+
+
+def test_guessing_claim_codes_is_slowed_per_address_and_per_email(
+    world: World, clock: MovableClock
+) -> None:
+    p = world.platform
+    code = claim_codes.create_claim_code(
+        p, world.org.actor, org_id=world.org.org_id, achievement_id=world.achievement_id
+    )
+    guesses = [f"GUESS{n:02d}".replace("0", "A").replace("1", "B") for n in range(40)]
+    for guess in guesses[: claim_codes.FAILED_PER_IP]:
+        with pytest.raises(NotFound):
+            claim_codes.public_claim_code(p, guess, ip="6.6.6.6")
+    # past the limit even the real code is refused from that address: a refusal says nothing
+    with pytest.raises(claim_codes.TooManyFailures) as refused:
+        claim_codes.public_claim_code(p, code.code, ip="6.6.6.6")
+    assert 0 < refused.value.retry_after <= claim_codes.FAILED_WINDOW.total_seconds()
+    with pytest.raises(RateLimited):
+        claim_codes.request_claim(p, code=code.code, email="ann@x.example", ip="6.6.6.6")
+    with pytest.raises(RateLimited):
+        claim_codes.confirm_claim(p, code=code.code, token="whatever", ip="6.6.6.6")
+    # another address (one mistyped code first) still claims with the valid code
+    with pytest.raises(NotFound):
+        claim_codes.public_claim_code(p, "MISTYPED", ip="7.7.7.7")
+    assert claim_codes.public_claim_code(p, code.code, ip="7.7.7.7").status == "open"
+    claim_codes.request_claim(p, code=code.code, email="bo@x.example", ip="7.7.7.7")
+    assert claim_codes.confirm_claim(p, code=code.code, token=_token(p), ip="7.7.7.7").recipient
+    # one email cycling codes from many addresses is slowed too
+    for n, guess in enumerate(guesses[: claim_codes.FAILED_PER_EMAIL]):
+        with pytest.raises(NotFound):
+            claim_codes.request_claim(p, code=guess, email="cy@x.example", ip=f"10.0.0.{n}")
+    with pytest.raises(RateLimited, match="for this email"):
+        claim_codes.request_claim(p, code=code.code, email="cy@x.example", ip="10.0.1.1")
+    # failures age out of the window (their rows are deleted) and nothing was audited
+    clock.advance(seconds=claim_codes.FAILED_WINDOW.total_seconds() + 1)
+    assert claim_codes.public_claim_code(p, code.code, ip="6.6.6.6").status == "open"
+    with pytest.raises(NotFound):
+        claim_codes.public_claim_code(p, "LATERONE", ip="8.8.8.8")
+    with p.reading() as session:
+        assert session.scalar(select(func.count()).select_from(ClaimCodeFailureRow)) == 1
+        audited = session.scalars(select(AuditLogRow.action)).all()
+    assert "claim_code.requested" in audited
+    assert not [a for a in audited if "fail" in a or "guess" in a]

@@ -6,7 +6,11 @@ have a time window, a usage cap and an allowed email domain. Abuse is limited in
 (so every API worker sees the same counts): requests per address and per code within a
 window, emails per address and code; the cap is enforced by one conditional UPDATE, so two
 people claiming the last use at once cannot both get it. One credential per email per code
-(its idempotency key), whatever the retries.
+(its idempotency key), whatever the retries. Guessing is slowed too: each failed lookup or
+claim (an unknown code, an invalid link) is counted per address and per email, and past
+``FAILED_PER_IP`` / ``FAILED_PER_EMAIL`` in ``FAILED_WINDOW`` every lookup from that address
+(or for that email) is refused, known code or not, so a refusal tells a guesser nothing.
+Failures are not audited (anonymous noise); their rows are deleted once out of the window.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 import segno
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from merito.domain.ports import OutgoingEmail
@@ -38,12 +42,13 @@ from merito.services.platform import (
     org_or_404,
 )
 from merito.storage.tables import AchievementRow, OrganisationRow
-from merito.storage.tables_assessment import ClaimCodeRow, ClaimRequestRow
+from merito.storage.tables_assessment import ClaimCodeFailureRow, ClaimCodeRow, ClaimRequestRow
 
 __all__ = [
     "CLAIM_LINK_TTL",
     "ClaimCodeView",
     "PublicClaimCode",
+    "TooManyFailures",
     "claim_code_qr",
     "claim_url",
     "confirm_claim",
@@ -61,11 +66,20 @@ CLAIM_LINK_TTL: Final = timedelta(hours=24)
 PER_IP_PER_HOUR: Final = 20
 PER_CODE_PER_MINUTE: Final = 60
 PER_EMAIL_PER_HOUR: Final = 3
+#: failed lookups and claims (unknown code, invalid link) from one IP address, and for one
+#: email address, within the window; past them every lookup is refused until one ages out
+FAILED_PER_IP: Final = 20
+FAILED_PER_EMAIL: Final = 10
+FAILED_WINDOW: Final = timedelta(minutes=15)
 #: no O/0, I/1: read aloud and typed from a slide
 _ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _CODE: Final = re.compile(r"[A-Z2-9]{4,32}")
 _DOMAIN: Final = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _EMAIL: Final = re.compile(r"[^@\s]{1,64}@([^@\s]{1,253})")
+
+
+class TooManyFailures(RateLimited):
+    """Too many unknown codes or links from one address (or for one email) in the window."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -297,27 +311,69 @@ _STATUS_MESSAGES: Final = {
 }
 
 
-def public_claim_code(platform: Platform, code: str) -> PublicClaimCode:
+def _guesses(session: Session, *, ip: str, email: str | None, now: datetime) -> None:
+    """RateLimited when this address (or email) failed too often in the window; Retry-After
+    is when its oldest counted failure leaves the window."""
+    since = now - FAILED_WINDOW
+    checks: list[tuple[object, int, str, str]] = [
+        (ClaimCodeFailureRow.ip == ip, FAILED_PER_IP, "from this address", "code")
+    ]
+    if email:
+        checks.append(
+            (ClaimCodeFailureRow.email == email, FAILED_PER_EMAIL, "for this email", "email")
+        )
+    for where, limit, what, prop in checks:
+        count, oldest = session.execute(
+            select(func.count(), func.min(ClaimCodeFailureRow.created_at)).where(
+                where,  # type: ignore[arg-type]
+                ClaimCodeFailureRow.created_at > since,
+            )
+        ).one()
+        if (count or 0) >= limit and oldest is not None:
+            wait = max(1.0, (oldest + FAILED_WINDOW - now).total_seconds())
+            raise TooManyFailures(
+                f"too many unknown claim codes or links {what}; try again later",
+                retry_after=wait,
+                property=prop,
+            )
+
+
+def _failed(platform: Platform, *, ip: str, email: str | None = None) -> None:
+    """Counts one failed lookup (its own transaction: the caller's rolls back) and deletes
+    the failures that left the window."""
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        session.add(ClaimCodeFailureRow(id=new_id(), ip=ip, email=email, created_at=now))
+        session.execute(
+            delete(ClaimCodeFailureRow).where(ClaimCodeFailureRow.created_at <= now - FAILED_WINDOW)
+        )
+
+
+def public_claim_code(platform: Platform, code: str, *, ip: str | None = None) -> PublicClaimCode:
+    """RateLimited after too many failed lookups from ``ip``; an unknown code counts as one."""
     text = _normalise(code)
+    where = (ip or "-")[:45]
     now = platform.clock.now()
     with platform.reading() as session:
+        _guesses(session, ip=where, email=None, now=now)
         found = session.execute(
             select(ClaimCodeRow, AchievementRow.name, OrganisationRow.name)
             .join(AchievementRow, AchievementRow.id == ClaimCodeRow.achievement_id)
             .join(OrganisationRow, OrganisationRow.id == ClaimCodeRow.org_id)
             .where(ClaimCodeRow.code == text)
         ).first()
-        if found is None:
-            raise NotFound("no such claim code", property="code")
-        row, achievement, issuer = found
-        return PublicClaimCode(
-            code=row.code,
-            label=row.label,
-            achievement_name=achievement,
-            issuer_name=issuer,
-            allowed_domain=row.allowed_domain,
-            status=_status(row, now),
-        )
+    if found is None:
+        _failed(platform, ip=where)
+        raise NotFound("no such claim code", property="code")
+    row, achievement, issuer = found
+    return PublicClaimCode(
+        code=row.code,
+        label=row.label,
+        achievement_name=achievement,
+        issuer_name=issuer,
+        allowed_domain=row.allowed_domain,
+        status=_status(row, now),
+    )
 
 
 def _limit(session: Session, query: object, limit: int, window: timedelta, what: str) -> None:
@@ -333,9 +389,10 @@ def _limit(session: Session, query: object, limit: int, window: timedelta, what:
 def request_claim(platform: Platform, *, code: str, email: str, ip: str | None) -> None:
     """Emails a one-time claim link to ``email`` if the code can be claimed by it.
 
-    RateLimited past the per-address, per-code and per-email limits; Conflict when the code
-    is outside its window, used up or inactive; InvalidInput for an address outside the
-    allowed domain.
+    RateLimited past the per-address, per-code and per-email limits, or after too many
+    failed lookups from the address or for the email (an unknown code counts as one);
+    Conflict when the code is outside its window, used up or inactive; InvalidInput for an
+    address outside the allowed domain.
     """
     text = _normalise(code)
     address = (email or "").strip().lower()
@@ -345,6 +402,12 @@ def request_claim(platform: Platform, *, code: str, email: str, ip: str | None) 
     where = (ip or "-")[:45]
     now = platform.clock.now()
     actor = Actor.anonymous(ip)
+    with platform.reading() as session:
+        _guesses(session, ip=where, email=address, now=now)
+        known = session.scalar(select(ClaimCodeRow.id).where(ClaimCodeRow.code == text))
+    if known is None:
+        _failed(platform, ip=where, email=address)
+        raise NotFound("no such claim code", property="code")
     with platform.transaction() as session:
         # the code's row first: requests for one code serialise (the limits count exactly)
         session.execute(
@@ -465,7 +528,9 @@ def confirm_claim(
     digest = hashlib.sha256(token.encode()).hexdigest()
     now = platform.clock.now()
     actor = Actor(kind="system", id="claim-code", ip=ip)
+    where = (ip or "-")[:45]
     with platform.reading() as session:
+        _guesses(session, ip=where, email=None, now=now)
         org_id = session.scalar(
             select(ClaimCodeRow.org_id)
             .join(ClaimRequestRow, ClaimRequestRow.claim_code_id == ClaimCodeRow.id)
@@ -476,6 +541,7 @@ def confirm_claim(
             )
         )
     if org_id is None:
+        _failed(platform, ip=where)
         raise NotFound(
             "this claim link is not valid, has expired or was already used", property="token"
         )

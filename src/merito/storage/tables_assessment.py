@@ -33,6 +33,7 @@ __all__ = [
     "ApplicationRow",
     "AssessmentConfigRow",
     "AssignmentRow",
+    "ClaimCodeFailureRow",
     "ClaimCodeRow",
     "ClaimRequestRow",
     "EvidenceRow",
@@ -261,3 +262,20 @@ class ClaimRequestRow(Base):
     credential_row_id: Mapped[str | None] = mapped_column(
         ForeignKey("credentials.id", ondelete="SET NULL")
     )
+
+
+class ClaimCodeFailureRow(Base):
+    """A failed claim-code lookup or claim (an unknown code or link): counted per address and
+    per email in a window to slow guessing; rows older than the window are deleted."""
+
+    __tablename__ = "claim_code_failures"
+    __table_args__ = (
+        Index(None, "ip", "created_at"),
+        Index(None, "email", "created_at"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(45), default="-")
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -711,11 +711,28 @@ def _claim_page(
     status: int = 200,
 ) -> Response:
     try:
-        info = claim_codes.public_claim_code(session.get_platform(page.request), code)
+        info = claim_codes.public_claim_code(
+            session.get_platform(page.request), code, ip=session.client_ip(page.request)
+        )
+    except RateLimited as e:
+        return _claim_limited(page, e)
     except MeritoError:
         return render(page, "not_found.html", {}, status=404)
     values = {"info": info, "error": error, "sent": sent, "email": email}
     return render(page, "assessment/claim_code.html", values, status=status)
+
+
+def _claim_limited(page: Page, error: RateLimited) -> Response:
+    """Too many unknown codes or links from this address: nothing about the code is shown."""
+    _ = page.gettext
+    wait = max(1, round(error.retry_after or 60))
+    message = _(
+        "Too many unknown claim codes or links were tried from your connection. "
+        "Wait %(minutes)s min and try again."
+    ) % {"minutes": max(1, round(wait / 60))}
+    response = render(page, "assessment/claim_limited.html", {"message": message}, status=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @router.get("/claim-code/{code}")
@@ -741,14 +758,22 @@ async def claim_code_request(request: Request, code: str) -> Response:
                 ip=request.client.host if request.client else None,
             )
         )
-    except RateLimited:
-        return _claim_page(
+    except claim_codes.TooManyFailures as e:
+        return _claim_limited(page, e)
+    except RateLimited as e:
+        response = _claim_page(
             page,
             code,
             error=_("Too many attempts. Please try again later."),
             email=email,
             status=429,
         )
+        response.headers["Retry-After"] = str(max(1, round(e.retry_after or 60)))
+        return response
+    except NotFound as e:
+        if e.property == "code":  # counted once already: no second lookup
+            return render(page, "not_found.html", {}, status=404)
+        return _claim_page(page, code, error=_message(e, _), email=email, status=422)
     except MeritoError as e:
         return _claim_page(page, code, error=_message(e, _), email=email, status=422)
     return _claim_page(page, code, sent=True, email=email)
@@ -783,6 +808,8 @@ async def claim_code_confirm(request: Request, code: str) -> Response:
                 ip=request.client.host if request.client else None,
             )
         )
+    except RateLimited as e:
+        return _claim_limited(page, e)
     except MeritoError as e:
         return render(
             page, "assessment/claim_confirm.html", {**values, "error": e.message}, status=422

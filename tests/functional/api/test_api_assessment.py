@@ -14,7 +14,7 @@ from accounts_support import World, accounts_world
 from sqlalchemy import select
 
 from merito.formats.multibase import decode_multibase
-from merito.services import catalog
+from merito.services import catalog, claim_codes
 from merito.services.platform import Actor
 from merito.storage.tables import OutboxRow
 
@@ -211,3 +211,21 @@ def test_apply_review_award_and_claim_codes(world: World) -> None:
     assert claimed.json()["recipient"] == "guest@example.org"
     _problem(world.call("POST", f"/api/v1/claim-codes/{text}/claims", json={"token": token}), 404)
     _problem(world.call("GET", "/api/v1/claim-codes/ZZZZZZZZ"), 404)
+
+    # guessing codes: past the failed-lookup limit every claim-code route answers 429
+    statuses = [
+        world.call("GET", f"/api/v1/claim-codes/GUESS{chr(65 + n)}").status_code
+        for n in range(claim_codes.FAILED_PER_IP)
+    ]
+    assert 404 in statuses
+    assert statuses[-1] == 429  # the earlier 404s above counted too
+    limited = _problem(world.call("GET", f"/api/v1/claim-codes/{text}"), 429)
+    assert str(limited["type"]).endswith("rate-limited")
+    assert "unknown claim codes" in str(limited["detail"])
+    again = world.call(
+        "POST", f"/api/v1/claim-codes/{text}/requests", json={"email": "late@example.org"}
+    )
+    _problem(again, 429)
+    assert 1 <= int(again.headers["retry-after"]) <= claim_codes.FAILED_WINDOW.total_seconds()
+    world.clock.advance(seconds=claim_codes.FAILED_WINDOW.total_seconds() + 1)
+    assert world.call("GET", f"/api/v1/claim-codes/{text}").status_code == 200

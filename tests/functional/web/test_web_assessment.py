@@ -195,3 +195,11 @@ def test_apply_review_award_and_claim_by_code(site: tuple[Any, demo.DemoSeed, Pl
     assert "issued to visitor@example.org" in claimed.text
     fr = visitor.get(f"/claim-code/{code.group(1)}", headers={"Accept-Language": "fr"})
     assert "Réclamer" in fr.text
+    # guessing codes from one connection ends on a clear 429 page, even for the real code
+    pages = {visitor.get(f"/claim-code/GUESS{chr(65 + n)}").status_code for n in range(20)}
+    assert pages == {404}  # claim_codes.FAILED_PER_IP unknown codes: each a plain 404
+    limited = visitor.get(f"/claim-code/{code.group(1)}")
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "Too many unknown claim codes or links" in limited.text
+    assert "Email me the claim link" not in limited.text  # nothing about the code shows

@@ -634,8 +634,12 @@ def peer_review(
     summary="What a claim code is for",
     response_model=claim_codes.PublicClaimCode,
 )
-def public_claim_code(code: Code, platform: PlatformDep) -> claim_codes.PublicClaimCode:
-    return claim_codes.public_claim_code(platform, code)
+def public_claim_code(
+    code: Code, request: Request, platform: PlatformDep
+) -> claim_codes.PublicClaimCode:
+    """404 for an unknown code; after too many unknown codes or links from one client address
+    (or for one email), every claim-code route answers 429 with Retry-After for a while."""
+    return claim_codes.public_claim_code(platform, code, ip=client_ip(request))
 
 
 @router.post(
@@ -647,7 +651,8 @@ def request_claim(
     code: Code, body: ClaimRequestIn, request: Request, platform: PlatformDep
 ) -> Response:
     """A one-time link is emailed to the address (it proves the address). Rate-limited per
-    client address, per code and per email (429 with Retry-After)."""
+    client address, per code and per email, and failed lookups per client address and per
+    email (429 with Retry-After)."""
     claim_codes.request_claim(platform, code=code, email=body.email, ip=client_ip(request))
     return Response(status_code=202)
 
