@@ -1613,6 +1613,77 @@ def _cost_of(
         return None
 
 
+def published_offered(session: Session) -> list[tuple[AchievementRow, set[str]]]:
+    """Every published achievement (of every issuer) with the skills it aligns to."""
+    rows = session.execute(
+        select(AchievementRow, AchievementVersionRow.document)
+        .join(
+            AchievementVersionRow,
+            (AchievementVersionRow.achievement_id == AchievementRow.id)
+            & (AchievementVersionRow.version == AchievementRow.current_version),
+        )
+        .where(AchievementRow.status == "published")
+        .order_by(AchievementRow.id)
+    ).all()
+    out: list[tuple[AchievementRow, set[str]]] = []
+    for achievement, document in rows:
+        items = document.get("alignment")
+        offered = {
+            a["targetUrl"].strip()
+            for a in (items if isinstance(items, list) else [])
+            if isinstance(a, Mapping) and isinstance(a.get("targetUrl"), str)
+        }
+        out.append((achievement, offered))
+    return out
+
+
+def offerings_for(
+    published: Sequence[tuple[AchievementRow, set[str]]],
+    space: SkillSpace,
+    missing: Sequence[str],
+    cost: Literal["hours", "price"],
+    currency: str | None,
+) -> tuple[list[Offering], dict[str, AchievementRow], str | None]:
+    """``published`` as learning-path offerings covering ``missing``: an achievement covers a
+    skill it aligns to or a narrower one; those without the chosen cost are left out. With
+    ``cost='price'`` and no currency, the most common currency among them is used."""
+    if cost == "price" and currency is None:
+        currencies = [
+            (a.published_metadata or {}).get("price", {}).get("currency") for a, _ in published
+        ]
+        counted = [c for c in currencies if isinstance(c, str)]
+        currency = max(sorted(set(counted)), key=counted.count) if counted else None
+    # what each requirement skill accepts: itself and its narrower skills
+    accepts: dict[str, set[str]] = {}
+    for skill in missing:
+        cols, _, kinds = space.matches(skill)
+        accepts[skill] = {
+            space.skills[c] for c, k in zip(cols.tolist(), kinds.tolist(), strict=True) if k < 2
+        }
+    offerings: list[Offering] = []
+    by_id: dict[str, AchievementRow] = {}
+    for achievement, offered in published:
+        metadata = achievement.published_metadata or {}
+        price = _cost_of(metadata, cost, currency)
+        if price is None:
+            continue
+        covers = frozenset(s for s in missing if accepts[s] & offered)
+        pre = metadata.get("prerequisites")
+        offerings.append(
+            Offering(
+                id=achievement.id,
+                cost=price,
+                skills=covers,
+                prerequisites=frozenset(p for p in pre if isinstance(p, str))
+                if isinstance(pre, list)
+                else frozenset(),
+                name=achievement.name,
+            )
+        )
+        by_id[achievement.id] = achievement
+    return offerings, by_id, currency
+
+
 def learning_path(
     platform: Platform,
     actor: Actor,
@@ -1643,66 +1714,14 @@ def learning_path(
             target, requirements = _occupation_targets(session, (occupation or "").strip())
         profiles, held = _profiles(session, platform, [user_id])
         profile = profiles[user_id]
-        rows = session.execute(
-            select(AchievementRow, AchievementVersionRow.document)
-            .join(
-                AchievementVersionRow,
-                (AchievementVersionRow.achievement_id == AchievementRow.id)
-                & (AchievementVersionRow.version == AchievementRow.current_version),
-            )
-            .where(AchievementRow.status == "published")
-            .order_by(AchievementRow.id)
-        ).all()
-        offered_skills: dict[str, set[str]] = {}
-        for achievement, document in rows:
-            items = document.get("alignment")
-            offered_skills[achievement.id] = {
-                a["targetUrl"].strip()
-                for a in (items if isinstance(items, list) else [])
-                if isinstance(a, Mapping) and isinstance(a.get("targetUrl"), str)
-            }
-        all_offered = {s for v in offered_skills.values() for s in v}
+        published = published_offered(session)
+        all_offered = {s for _, offered in published for s in offered}
         space, labels = _space(
             session, [r.skill for r in requirements], set(profile.skills) | all_offered
         )
         why = explain(profile, requirements, space)
         missing = [m.requirement.skill for m in why.matches if m.status != "met"]
-        if cost == "price" and currency is None:
-            currencies = [
-                (a.published_metadata or {}).get("price", {}).get("currency") for a, _ in rows
-            ]
-            counted = [c for c in currencies if isinstance(c, str)]
-            currency = max(sorted(set(counted)), key=counted.count) if counted else None
-        # what each requirement skill accepts: itself and its narrower skills
-        accepts: dict[str, set[str]] = {}
-        for skill in missing:
-            cols, _, kinds = space.matches(skill)
-            accepts[skill] = {
-                space.skills[c] for c, k in zip(cols.tolist(), kinds.tolist(), strict=True) if k < 2
-            }
-        offerings = []
-        by_id = {}
-        for achievement, _document in rows:
-            metadata = achievement.published_metadata or {}
-            price = _cost_of(metadata, cost, currency)
-            if price is None:
-                continue
-            covers = frozenset(
-                s for s in missing if accepts[s] & offered_skills.get(achievement.id, set())
-            )
-            pre = metadata.get("prerequisites")
-            offerings.append(
-                Offering(
-                    id=achievement.id,
-                    cost=price,
-                    skills=covers,
-                    prerequisites=frozenset(p for p in pre if isinstance(p, str))
-                    if isinstance(pre, list)
-                    else frozenset(),
-                    name=achievement.name,
-                )
-            )
-            by_id[achievement.id] = achievement
+        offerings, by_id, currency = offerings_for(published, space, missing, cost, currency)
         path: LearningPath = plan(missing, offerings, held=held[user_id].achievements)
     labels = {**held[user_id].labels, **labels}
     return LearningPathView(

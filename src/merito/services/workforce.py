@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 
 from merito.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from merito.services.hiring import (
-    _cost_of,
     _discoverable,
     _holdings,
     _labels_for,
@@ -48,6 +47,8 @@ from merito.services.hiring import (
     _role_view,
     _space,
     _weighting,
+    offerings_for,
+    published_offered,
 )
 from merito.services.platform import (
     Actor,
@@ -60,7 +61,7 @@ from merito.services.platform import (
     org_or_404,
 )
 from merito.skills.aggregates import protect_column, protect_partition, publishable
-from merito.skills.paths import Offering, plan
+from merito.skills.paths import plan
 from merito.skills.profiles import SkillProfile, build_profile
 from merito.skills.ranking import Requirement, SkillSpace, explain
 from merito.storage.tables import (
@@ -1109,69 +1110,6 @@ def coverage(platform: Platform, actor: Actor, *, org_id: str) -> list[RoleCover
         return out
 
 
-def _offerings(
-    session: Session,
-    space: SkillSpace,
-    missing: Sequence[str],
-    cost: Cost,
-    currency: str | None,
-) -> tuple[list[Offering], dict[str, AchievementRow], str | None]:
-    """Published achievements (of every issuer) as offerings covering ``missing`` (a skill is
-    covered by an achievement aligned to it or to a narrower skill), as hiring's paths do."""
-    rows = session.execute(
-        select(AchievementRow, AchievementVersionRow.document)
-        .join(
-            AchievementVersionRow,
-            (AchievementVersionRow.achievement_id == AchievementRow.id)
-            & (AchievementVersionRow.version == AchievementRow.current_version),
-        )
-        .where(AchievementRow.status == "published")
-        .order_by(AchievementRow.id)
-    ).all()
-    if cost == "price" and currency is None:
-        counted = [
-            c
-            for a, _ in rows
-            if isinstance(c := (a.published_metadata or {}).get("price", {}).get("currency"), str)
-        ]
-        currency = max(sorted(set(counted)), key=counted.count) if counted else None
-    accepts: dict[str, set[str]] = {}
-    for skill in missing:
-        cols, _, kinds = space.matches(skill)
-        accepts[skill] = {
-            space.skills[c]
-            for c, kind in zip(cols.tolist(), kinds.tolist(), strict=True)
-            if kind < 2
-        }
-    offerings, by_id = [], {}
-    for achievement, document in rows:
-        metadata = achievement.published_metadata or {}
-        price = _cost_of(metadata, cost, currency)
-        if price is None:
-            continue
-        items = document.get("alignment")
-        offered = {
-            a["targetUrl"].strip()
-            for a in (items if isinstance(items, list) else [])
-            if isinstance(a, Mapping) and isinstance(a.get("targetUrl"), str)
-        }
-        covers = frozenset(s for s in missing if accepts[s] & offered)
-        pre = metadata.get("prerequisites")
-        offerings.append(
-            Offering(
-                id=achievement.id,
-                cost=price,
-                skills=covers,
-                prerequisites=frozenset(p for p in pre if isinstance(p, str))
-                if isinstance(pre, list)
-                else frozenset(),
-                name=achievement.name,
-            )
-        )
-        by_id[achievement.id] = achievement
-    return offerings, by_id, currency
-
-
 def _offered_skills(session: Session) -> set[str]:
     out: set[str] = set()
     for (document,) in session.execute(
@@ -1235,7 +1173,9 @@ def gaps(
                         needed[match.requirement.skill] += 1
                         met[match.requirement.skill] += match.status == "met"
             missing = sorted(s for s in needed if met[s] < needed[s])
-            offerings, by_id, used_currency = _offerings(session, space, missing, cost, currency)
+            offerings, by_id, used_currency = offerings_for(
+                published_offered(session), space, missing, cost, currency
+            )
             path = plan(missing, offerings)
             out.append(
                 TeamGap(
