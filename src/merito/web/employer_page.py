@@ -30,7 +30,14 @@ from merito.web import session
 from merito.web.i18n import Gettext
 from merito.web.pages import csrf_error, see_other
 from merito.web.rendering import render
-from merito.web.studio import STUDIO, StudioContext, alignment_value, refused, studio_context
+from merito.web.studio import (
+    STUDIO,
+    StudioContext,
+    alignment_value,
+    refused,
+    skill_items,
+    studio_context,
+)
 
 __all__ = ["router"]
 
@@ -181,31 +188,6 @@ async def _read_role_form(request: Request) -> tuple[dict[str, Any], str, str]:
     return values, str(form.get("action", "save")), str(form.get(session.CSRF_FIELD, ""))
 
 
-def _skill_items(ctx: StudioContext, text: str) -> tuple[list[dict[str, str]], str]:
-    """Taxonomy search results as picker items (ESCO and the organisation's own skills)."""
-    if not text:
-        return [], ""
-    try:
-        matches = skill_service.search_skills(
-            ctx.platform, text, limit=8, org_id=ctx.org.id, actor=ctx.actor
-        )
-    except MeritoError as e:
-        return [], e.message
-    items = []
-    for match in matches:
-        esco = match.skill.uri.startswith("http://data.europa.eu/esco/")
-        items.append(
-            {
-                "url": match.skill.uri,
-                "name": match.skill.preferred_label,
-                "code": match.skill.uri,
-                "framework": skill_service.ESCO_FRAMEWORK if esco else "organisation skills",
-                "type": "ext:ESCOSkill" if esco else "ext:Skill",
-            }
-        )
-    return items, ""
-
-
 def _occupations(ctx: StudioContext, text: str) -> tuple[list[Any], str]:
     if not text.strip():
         return [], ""
@@ -226,7 +208,7 @@ def _render_role_form(
 ) -> Response:
     skill_q = str(values.get("skill_q", "")).strip()
     occupation_q = str(values.get("occupation_q", "")).strip()
-    matches, search_error = _skill_items(ctx, skill_q) if action == "search_skills" else ([], "")
+    matches, search_error = skill_items(ctx, skill_q) if action == "search_skills" else ([], "")
     occupations, occupation_error = (
         _occupations(ctx, occupation_q) if action == "search_occupations" else ([], "")
     )
@@ -381,7 +363,7 @@ def role_skill_search(request: Request, slug: str, skill_q: str = "") -> Respons
     if isinstance(ctx, Response):
         return ctx
     text = skill_q.strip()[:200]
-    matches, error = _skill_items(ctx, text)
+    matches, error = skill_items(ctx, text)
     held = [str(v) for k, v in request.query_params.multi_items() if _ROW_KEY.match(k)]
     values = ctx.values(
         SECTION,

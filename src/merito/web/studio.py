@@ -467,7 +467,7 @@ def _render_form(
     status: int = 200,
 ) -> Response:
     matches, search_error = (
-        _skill_items(ctx, str(values.get("skill_q", "")).strip())
+        skill_items(ctx, str(values.get("skill_q", "")).strip())
         if values.get("searching")
         else ([], "")
     )
@@ -672,7 +672,7 @@ async def achievement_image(
 # --- the skills picker (htmx) ----------------------------------------------------------------
 
 
-def _skill_items(ctx: StudioContext, text: str) -> tuple[list[dict[str, str]], str]:
+def skill_items(ctx: StudioContext, text: str) -> tuple[list[dict[str, str]], str]:
     """Search results as picker items, or the reason the search failed."""
     if not text:
         return [], ""
@@ -705,7 +705,7 @@ def skill_search(request: Request, slug: str, skill_q: str = "") -> Response:
     if isinstance(ctx, Response):
         return ctx
     text = skill_q.strip()[:200]
-    matches, error = _skill_items(ctx, text)
+    matches, error = skill_items(ctx, text)
     values = ctx.values(
         "achievements",
         skill_q=text,
