@@ -62,9 +62,15 @@ layers: $(BIN)/.installed ## import-linter: layers import only downward
 
 # The suite runs on both cores (pytest-xdist, one file per worker: module fixtures stay whole).
 # schemathesis makes one test per API operation only when collected without xdist (under xdist
-# they collapse into one item that checks nothing), so that module runs on its own afterwards.
+# they collapse into one item that checks nothing), so that module runs in its own pytest beside
+# the others (much of the suite waits on PostgreSQL and Chromium); its output follows theirs.
 SERIAL_TESTS := tests/functional/api/test_api_schemathesis.py
-PYTEST = $(BIN)/pytest -q -n 2 --dist loadfile --ignore=$(SERIAL_TESTS) && $(BIN)/pytest -q $(SERIAL_TESTS)
+SERIAL_LOG := test-output/schemathesis.log
+PYTEST = mkdir -p test-output; \
+	$(BIN)/pytest -q -p no:cacheprovider $(SERIAL_TESTS) > $(SERIAL_LOG) 2>&1 & serial=$$!; \
+	$(BIN)/pytest -q -n 2 --dist loadfile --ignore=$(SERIAL_TESTS); rest=$$?; \
+	wait $$serial; api=$$?; echo "== $(SERIAL_TESTS)"; cat $(SERIAL_LOG); \
+	test $$rest -eq 0 -a $$api -eq 0
 
 unit: $(BIN)/.installed ## pytest only
 	$(PYTEST)

@@ -78,6 +78,10 @@ def test_the_verify_page_checks_a_pasted_valid_credential_in_place(pages: Any, s
         "issuer": "pass",
         "validity": "pass",
         "status": "pass",
+        # the page checks the issuer against Merito's registry and its did:web domain linkage
+        "trust": "pass",
+        "domain_linkage": "pass",
+        "endorsements": "skipped",
     }
     # htmx swapped the result in: still the same page, focus moved to the verdict
     assert page.url.endswith("/verify")
@@ -249,10 +253,12 @@ def test_the_verify_form_works_with_the_keyboard_alone(pages: Any, site: Any) ->
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # skip link
     order = []
-    for _ in range(4):
+    for _ in range(5):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.type"))
-    assert order == ["file", "text", "url", "submit"]
+    # the checkbox: check the issuer against Merito's trust registry
+    assert order == ["file", "text", "url", "checkbox", "submit"]
+    page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")  # back to the URL field
     page.keyboard.type(site.seed.credentials[0].credential_id)
     page.keyboard.press("Enter")  # submits the form from the field
