@@ -153,10 +153,11 @@ async def verify_credential(request: Request) -> Response:
     platform = get_platform(request)
     # this platform's own issuers, status lists and credentials are known without a fetch
     # (its did:web documents are not reachable offline); other URLs go through its fetcher
+    base = factory()
     options = await run_in_threadpool(
         platform_verification.options_for,
         platform,
-        factory(),
+        base,
         issuer=platform_verification.claimed_issuer(document),
     )
     # CPU-bound (signature checks, canonicalization): off the event loop
@@ -164,7 +165,8 @@ async def verify_credential(request: Request) -> Response:
     if is_presentation(report):
         # a VP sent here is checked as one (no challenge or domain: those checks warn);
         # POST /verify/presentation takes the verifier's challenge and domain
-        report = await run_in_threadpool(verify_presentation, document, options=options)
+        # the claimed issuer above is the holder: its credentials resolve as they always have
+        report = await run_in_threadpool(verify_presentation, document, options=base)
         out = report.to_dict()
         out["summary"] = presentation_summary(report)
         return Response(content=json.dumps(out, ensure_ascii=False), media_type="application/json")
