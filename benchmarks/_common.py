@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,9 @@ from merito.domain.achievements import Achievement, Profile
 from merito.domain.identifiers import WIRE_CONTEXT, salted_identity_object
 from merito.formats.ob3 import build_credential
 from merito.formats.status_list import bitstring_status_list_entry
+from merito.services import catalog, credentials
+from merito.services.platform import Actor
+from merito.storage.tables import MembershipRow, OrganisationRow, UserRow
 
 NOW = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
@@ -140,3 +144,47 @@ def rate(fn: Callable[[], object], *, seconds: float = 1.0, rounds: int = 3) -> 
                 break
         best = max(best, calls / (now - start))
     return best
+
+
+def skills_issuer(
+    platform: Any, skills: list[str], *, slug: str
+) -> tuple[Actor, str, list[credentials.CredentialRecord]]:
+    """An issuer organisation with its owner, one published 10-hour achievement per skill and
+    one template credential of each: (owner actor, org id, the template records)."""
+    owner_id, org_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with platform.transaction() as session:
+        session.add(
+            OrganisationRow(id=org_id, slug=f"{slug}-{org_id[:8]}", name="Bench", kind="issuer")
+        )
+        session.add(
+            UserRow(id=owner_id, email=f"owner-{owner_id[:8]}@bench.example", password_hash="!")
+        )
+        session.flush()
+        session.add(MembershipRow(org_id=org_id, user_id=owner_id, role="owner"))
+    owner = Actor(kind="user", id=owner_id, user_id=owner_id)
+    templates = []
+    for n, skill in enumerate(skills):
+        made = catalog.create_achievement(
+            platform,
+            owner,
+            org_id=org_id,
+            fields={
+                "name": f"Course {n}",
+                "description": "Bench.",
+                "criteria": {"narrative": "Passed."},
+                "alignment": [{"targetName": f"skill {n}", "targetUrl": skill}],
+                "hours": 10,
+            },
+        )
+        catalog.publish_achievement(platform, owner, org_id=org_id, achievement_id=made.id)
+        templates.append(
+            credentials.issue_credential(
+                platform,
+                owner,
+                org_id=org_id,
+                achievement_id=made.id,
+                recipient=f"template-{n}@bench.example",
+                notify=False,
+            )
+        )
+    return owner, org_id, templates

@@ -30,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import dataclasses
 
+from _common import skills_issuer
 from merito import bootstrap
 from merito.config import Settings
-from merito.services import catalog, credentials, hiring
-from merito.services.platform import Actor
+from merito.services import hiring
 from merito.skills.ranking import CandidateIndex, Requirement, SkillSpace, rank
 from merito.storage import create_engine_for, migrate
-from merito.storage.tables import CredentialRow, MembershipRow, OrganisationRow, UserRow
+from merito.storage.tables import CredentialRow, UserRow
 from merito.storage.tables_hiring import DiscoverabilityRow
 
 SKILLS = [f"http://data.europa.eu/esco/skill/bench-{i}" for i in range(12)]
@@ -54,43 +54,7 @@ def main() -> None:
     migrate(create_engine_for(url))
     platform = bootstrap.platform(settings)
 
-    owner_id = str(uuid.uuid4())
-    org_id = str(uuid.uuid4())
-    with platform.transaction() as session:
-        session.add(
-            OrganisationRow(id=org_id, slug=f"bench-{org_id[:8]}", name="Bench", kind="issuer")
-        )
-        session.add(
-            UserRow(id=owner_id, email=f"owner-{owner_id[:8]}@bench.example", password_hash="!")
-        )
-        session.flush()
-        session.add(MembershipRow(org_id=org_id, user_id=owner_id, role="owner"))
-    owner = Actor(kind="user", id=owner_id, user_id=owner_id)
-    templates = []
-    for n, skill in enumerate(SKILLS):
-        made = catalog.create_achievement(
-            platform,
-            owner,
-            org_id=org_id,
-            fields={
-                "name": f"Course {n}",
-                "description": "Bench.",
-                "criteria": {"narrative": "Passed."},
-                "alignment": [{"targetName": f"skill {n}", "targetUrl": skill}],
-                "hours": 10,
-            },
-        )
-        catalog.publish_achievement(platform, owner, org_id=org_id, achievement_id=made.id)
-        templates.append(
-            credentials.issue_credential(
-                platform,
-                owner,
-                org_id=org_id,
-                achievement_id=made.id,
-                recipient=f"template-{n}@bench.example",
-                notify=False,
-            )
-        )
+    owner, org_id, templates = skills_issuer(platform, SKILLS, slug="bench")
     with platform.reading() as session:
         rows = {t.id: session.get(CredentialRow, t.id) for t in templates}
     role = hiring.create_role(

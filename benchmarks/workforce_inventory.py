@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -20,12 +21,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import skills_issuer
 from merito import bootstrap
 from merito.config import Settings
-from merito.services import catalog, credentials, hiring, workforce
+from merito.services import hiring, workforce
 from merito.services.platform import Actor, Platform
 from merito.storage import create_engine_for, migrate
-from merito.storage.tables import CredentialRow, MembershipRow, OrganisationRow, UserRow
+from merito.storage.tables import CredentialRow, UserRow
 from merito.storage.tables_workforce import EmployeeRow, SharedCredentialRow
 
 SKILLS = [f"http://data.europa.eu/esco/skill/wf-bench-{i}" for i in range(12)]
@@ -42,42 +46,7 @@ def _timed(fn: Callable[[], object], times: int) -> float:
 
 
 def _seed(platform: Platform, size: int) -> tuple[Actor, str, str]:
-    owner_id, org_id = str(uuid.uuid4()), str(uuid.uuid4())
-    with platform.transaction() as session:
-        session.add(
-            OrganisationRow(id=org_id, slug=f"wf-{org_id[:8]}", name="Bench", kind="issuer")
-        )
-        session.add(
-            UserRow(id=owner_id, email=f"owner-{owner_id[:8]}@bench.example", password_hash="!")
-        )
-        session.flush()
-        session.add(MembershipRow(org_id=org_id, user_id=owner_id, role="owner"))
-    owner = Actor(kind="user", id=owner_id, user_id=owner_id)
-    templates = []
-    for n, skill in enumerate(SKILLS):
-        made = catalog.create_achievement(
-            platform,
-            owner,
-            org_id=org_id,
-            fields={
-                "name": f"Course {n}",
-                "description": "Bench.",
-                "criteria": {"narrative": "Passed."},
-                "alignment": [{"targetName": f"skill {n}", "targetUrl": skill}],
-                "hours": 10,
-            },
-        )
-        catalog.publish_achievement(platform, owner, org_id=org_id, achievement_id=made.id)
-        templates.append(
-            credentials.issue_credential(
-                platform,
-                owner,
-                org_id=org_id,
-                achievement_id=made.id,
-                recipient=f"template-{n}@bench.example",
-                notify=False,
-            )
-        )
+    owner, org_id, templates = skills_issuer(platform, SKILLS, slug="wf")
     with platform.reading() as session:
         rows = [session.get(CredentialRow, t.id) for t in templates]
     role = hiring.create_role(
