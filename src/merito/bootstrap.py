@@ -26,8 +26,9 @@ from merito.errors import Conflict, InvalidInput, InvalidKey
 from merito.ledger.anchoring import LogAnchorChecker, log_id_of
 from merito.net.mailer import ConsoleMailer, SmtpMailer
 from merito.net.webhook_sender import GuardedPoster
-from merito.proofs.keys import PrivateKey, generate_key
+from merito.proofs.keys import PrivateKey, PublicKey, generate_key
 from merito.proofs.resolution import VerificationMethodResolver
+from merito.services import verify_cache
 from merito.services.anchoring import ethereum_extras
 from merito.services.ledger import SealPolicy
 from merito.services.platform import Platform
@@ -48,7 +49,8 @@ def verify_options(
     fetcher: Fetcher | None = None,
     clock: Clock | None = None,
 ) -> VerifyOptions:
-    """Verifier options: offline by default (no fetcher: status lists are not fetched)."""
+    """Verifier options: offline by default (no fetcher: status lists are not fetched), with
+    this process's cache of signature checks (``Settings.verify_cache_entries``)."""
     return VerifyOptions(
         clock=clock or SystemClock(),
         fetcher=fetcher,
@@ -56,6 +58,7 @@ def verify_options(
         max_bytes=settings.max_document_bytes,
         max_depth=settings.max_json_depth,
         anchor_checker=log_anchor_checker(settings) or chain_only_checker(settings),
+        proof_cache=verify_cache.shared_proof_cache(settings.verify_cache_entries),
     )
 
 
@@ -123,15 +126,23 @@ def log_key(master: bytes) -> PrivateKey:
     return generate_key("Ed25519", seed=seed)
 
 
+@functools.lru_cache(maxsize=8)
+def _log_identity(master: bytes) -> tuple[PublicKey, str]:
+    """The log's public key and id: derived once per process (verifier options are built per
+    request, and deriving the key pair is most of their cost)."""
+    public = log_key(master).public_key
+    return public, log_id_of(public)
+
+
 def log_anchor_checker(settings: Settings) -> LogAnchorChecker | None:
     """The offline ``anchored`` check against this platform's log (None without a master key:
     a verifier-only install has no log, and verifying never creates a key file)."""
     if settings.master_key is None and not (settings.data_dir / _MASTER_KEY_FILE).exists():
         return None
-    public = log_key(master_key(settings)).public_key
+    public, log_id = _log_identity(master_key(settings))
     return LogAnchorChecker(
         log_key=public,
-        log_id=log_id_of(public),
+        log_id=log_id,
         local_prefix=settings.base_url.rstrip("/") + "/",
         chain_checker=ethereum_chain_checker(settings),
     )

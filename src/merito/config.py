@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     #: verification limits: a larger document or deeper nesting is refused before parsing
     max_document_bytes: int = Field(default=1_000_000, gt=0)
     max_json_depth: int = Field(default=64, gt=0)
+    #: signature-check outcomes each server process keeps (an LRU keyed by the document and
+    #: the resolved key; status, validity and trust are checked on every request); 0: off
+    verify_cache_entries: int = Field(default=10_000, ge=0)
     #: show tracebacks in the CLI (for developers only)
     debug: bool = False
 

@@ -6,14 +6,22 @@ and returns one ``ProofResult`` per proof. It never raises: a malformed proof, a
 cryptosuite, an unresolvable key or an unbundled context is a failed result carrying the
 Data Integrity problem code and a message that names the property. Suites come from a
 ``CryptosuiteRegistry`` keyed by (proof type, cryptosuite).
+
+``verify`` may be given a ``ProofCache`` (a port: the store lives outside the core): the
+expensive, deterministic step (transformation, hashing, signature check) is then looked up by
+a digest of the whole document, the proof, the suite and the *resolved* key, so a changed
+document or a rotated or replaced key never meets an earlier outcome. Key resolution and the
+purpose, challenge and domain checks run on every call.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from merito.errors import InvalidCredential, MeritoError, ProofError
 from merito.proofs.cryptosuites import (
@@ -25,9 +33,28 @@ from merito.proofs.cryptosuites import (
 from merito.proofs.keys import Signer
 from merito.proofs.resolution import VerificationMethod, VerificationMethodResolver
 
-__all__ = ["ProofResult", "format_datetime", "sign", "verify"]
+__all__ = ["ProofCache", "ProofResult", "SignatureCheck", "format_datetime", "sign", "verify"]
 
 _UNSUPPORTED: Final = "UNSUPPORTED_PROOF"
+_CACHE_DOMAIN: Final = b"merito/proof-cache/v1\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """The outcome of the deterministic part of checking one proof: the signature holds
+    (``problem`` None), or the ProofError it raised (problem, message, property)."""
+
+    problem: str | None = None
+    message: str = ""
+    property: str | None = None
+
+
+class ProofCache(Protocol):
+    """Outcomes of signature checks by digest (``verify``'s cache key); bounded by its owner."""
+
+    def get(self, key: bytes) -> SignatureCheck | None: ...
+
+    def put(self, key: bytes, outcome: SignatureCheck) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +229,7 @@ def _check_proof(
     expected_purpose: str,
     challenge: str | None,
     domain: str | None,
+    cache: ProofCache | None,
 ) -> ProofResult:
     if not isinstance(proof, dict):
         raise ProofError(
@@ -268,6 +296,69 @@ def _check_proof(
             property="verificationMethod",
         )
 
+    key = _cache_key(document, proof, suite, method) if cache is not None else None
+    outcome = cache.get(key) if cache is not None and key is not None else None
+    if outcome is None:
+        try:
+            _check_signature(document, proof, all_proofs, suite, method, proof_bytes, vm_id)
+            outcome = SignatureCheck()
+        except ProofError as e:
+            outcome = SignatureCheck(e.problem, e.message, e.property)
+        if cache is not None and key is not None:
+            cache.put(key, outcome)
+    if outcome.problem is not None:
+        raise ProofError(outcome.message, problem=outcome.problem, property=outcome.property)
+    return ProofResult(
+        verified=True,
+        type=proof_type,
+        cryptosuite=suite_name,
+        verification_method=method.id,
+        controller=method.controller,
+        proof_purpose=purpose,
+        problem=None,
+        message=f"proof verified ({suite.name or proof_type}) with {method.id}",
+    )
+
+
+def _cache_key(
+    document: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    suite: Cryptosuite,
+    method: VerificationMethod,
+) -> bytes | None:
+    """SHA-256 of everything the signature check reads: the document as parsed (key order
+    kept, proofs included), the proof, the suite and the resolved public key. None when the
+    document is not plain JSON (then nothing is cached)."""
+    try:
+        text = json.dumps(
+            [
+                suite.proof_type,
+                suite.name,
+                method.public_key.key_type,
+                method.public_key.to_jwk(),
+                proof,
+                document,
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256(_CACHE_DOMAIN + text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _check_signature(
+    document: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    all_proofs: list[Any],
+    suite: Cryptosuite,
+    method: VerificationMethod,
+    proof_bytes: bytes,
+    vm_id: str,
+) -> None:
+    """Transformation, hashing and the signature check (VC DI §4.4 steps 5-9); ProofError
+    when the signature does not hold. Deterministic: its outcome may be cached."""
     proof_options = {k: v for k, v in proof.items() if k != "proofValue"}
     unsecured = _without_proof(document)
     if "previousProof" in proof:
@@ -284,16 +375,6 @@ def _check_proof(
             problem="PROOF_VERIFICATION_ERROR",
             property="proofValue",
         )
-    return ProofResult(
-        verified=True,
-        type=proof_type,
-        cryptosuite=suite_name,
-        verification_method=method.id,
-        controller=method.controller,
-        proof_purpose=purpose,
-        problem=None,
-        message=f"proof verified ({suite.name or proof_type}) with {method.id}",
-    )
 
 
 def verify(
@@ -304,8 +385,12 @@ def verify(
     challenge: str | None = None,
     domain: str | None = None,
     registry: CryptosuiteRegistry | None = None,
+    cache: ProofCache | None = None,
 ) -> list[ProofResult]:
     """Check every proof of ``document`` (VC DI §4.4, §4.5); never raises on any input.
+
+    With ``cache``, a signature check already made of the same document, proof and resolved
+    key is not made again (see the module docstring).
 
     The document is verified only if the list is non-empty and every result is verified;
     callers decide (e.g. require at least one proof whose controller is the issuer).
@@ -328,6 +413,7 @@ def verify(
                 expected_purpose=expected_purpose,
                 challenge=challenge,
                 domain=domain,
+                cache=cache,
             )
         except ProofError as e:
             result = _failure(proof, e.problem, e.message)

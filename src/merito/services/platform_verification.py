@@ -20,8 +20,9 @@ from merito.domain.ports import Fetcher, FetchResponse
 from merito.domain.verification import VerificationReport
 from merito.errors import FetchError, InvalidInput, NotFound
 from merito.formats.json_depth import too_deep
+from merito.ledger.anchoring import LogAnchorChecker
 from merito.proofs.resolution import VerificationMethodResolver
-from merito.services import analytics, credentials, issuers, status_lists, verifying
+from merito.services import analytics, credentials, verify_cache, verifying
 from merito.services.platform import Platform
 from merito.verification import VerifyOptions
 
@@ -31,6 +32,7 @@ __all__ = [
     "fetch_credential",
     "options_for",
     "verify_as_platform",
+    "verify_from_own_records",
 ]
 
 _MAX_ID: Final = 36
@@ -55,8 +57,8 @@ class PlatformFetcher:
                 return FetchResponse(status=404, body=b"", url=url)
             try:
                 if kind == "status":
-                    document = status_lists.published(self.platform, item).document
-                    body = json.dumps(document).encode()
+                    # the stored signed bytes, version-checked (a revocation shows at once)
+                    body = verify_cache.status_list_body(self.platform, item).body
                     return FetchResponse(
                         status=200, body=body, content_type="application/vc+ld+json", url=url
                     )
@@ -115,11 +117,12 @@ def claimed_issuer(document: str | bytes) -> str | None:
 
 
 def _hosted_documents(platform: Platform, issuer: str | None) -> dict[str, dict[str, Any]]:
-    """The DID document of ``issuer`` when this platform hosts it (one organisation read)."""
+    """The DID document of ``issuer`` when this platform hosts it (kept in the process while
+    the organisation's keys are the same: one small read)."""
     if not issuer or not issuer.startswith("did:web:") or ":orgs:" not in issuer:
         return {}
     try:
-        document = issuers.public_did_document(platform, issuer.rsplit(":orgs:", 1)[1])
+        document = verify_cache.hosted_did_document(platform, issuer.rsplit(":orgs:", 1)[1])
     except (NotFound, InvalidInput):
         return {}
     return {issuer: document} if document.get("id") == issuer else {}
@@ -146,6 +149,46 @@ def verify_as_platform(
     report = verifying.verify_document(document, options)
     analytics.record_verification(platform, report)
     return report
+
+
+class _NoNetwork:
+    """A fetcher that fetches nothing and remembers being asked (``verify_from_own_records``)."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def fetch(self, url: str, *, accept: str = "application/json") -> FetchResponse:
+        self.asked = True
+        raise FetchError(f"{url} is not fetched here")
+
+
+def _offline_anchoring(base: VerifyOptions) -> bool:
+    """Whether ``base``'s anchor check stays in the process (this platform's log, no chain)."""
+    checker = base.anchor_checker
+    return checker is None or (
+        isinstance(checker, LogAnchorChecker) and checker.chain_checker is None
+    )
+
+
+def verify_from_own_records(
+    platform: Platform, document: str | bytes, base: VerifyOptions
+) -> VerificationReport | None:
+    """``verify_as_platform``'s report without counting it, or None when it would need the
+    network (another site's DID document or status list, a chain anchor): then nothing it
+    found is used and the caller verifies with ``options_for`` where a fetch may wait.
+
+    Everything else is this platform's own records (small database reads) and computation, so
+    the API may run it on its event loop: with a thread per request, CPU-bound verification
+    starved the loop of the GIL and stretched the latency tail (docs/reliability.md).
+    """
+    if not _offline_anchoring(base):
+        return None
+    guard = _NoNetwork()
+    options = options_for(
+        platform, dataclasses.replace(base, fetcher=guard), issuer=_claimed_issuer(document)
+    )
+    report = verifying.verify_document(document, options)
+    return None if guard.asked else report
 
 
 def fetch_credential(platform: Platform, url: str, *, max_bytes: int) -> bytes:

@@ -122,6 +122,9 @@ class VerifyOptions:
     #: the verifying party's chosen trust registries, parsed and signature-checked
     #: (``merito.verification.trust``: the ``trust`` check reads them)
     trust_registries: tuple[TrustRegistry, ...] = ()
+    #: outcomes of signature checks already made (``data_integrity.ProofCache``: keyed by the
+    #: document, the proof and the resolved key); status, validity and trust are never cached
+    proof_cache: data_integrity.ProofCache | None = None
 
 
 @dataclass(slots=True)
@@ -728,7 +731,10 @@ def check_proof(state: VerificationState) -> Check:
             property="proof",
         )
     results = data_integrity.verify(
-        credential, resolver=state.resolver, expected_purpose="assertionMethod"
+        credential,
+        resolver=state.resolver,
+        expected_purpose="assertionMethod",
+        cache=state.options.proof_cache,
     )
     state.proof_results = list(results)
     details["proofs"] = [
@@ -1145,7 +1151,10 @@ def _load_status_list(
         if "proof" not in document:
             return invalid(f"The status list {url} is not signed, so it cannot be trusted")
         results = data_integrity.verify(
-            document, resolver=state.resolver, expected_purpose="assertionMethod"
+            document,
+            resolver=state.resolver,
+            expected_purpose="assertionMethod",
+            cache=state.options.proof_cache,
         )
         bad = [r for r in results if not r.verified]
         if not results or bad:

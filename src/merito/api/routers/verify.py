@@ -20,8 +20,10 @@ from starlette.responses import Response
 
 from merito.api.deps import get_platform
 from merito.api.schemas import VerificationReportOut
+from merito.domain.verification import VerificationReport
 from merito.formats.json_depth import too_deep
 from merito.services import analytics, platform_verification, verifying
+from merito.services.platform import Platform
 from merito.verification import VerifyOptions
 from merito.verification.presentations import (
     is_presentation,
@@ -37,6 +39,10 @@ JSON_TYPES: Final = frozenset(
 )
 #: a compact VC-JWT (VC-JOSE-COSE §3.1.1 application/vc+jwt; RFC 7519 application/jwt)
 TEXT_TYPES: Final = frozenset({"application/vc+jwt", "application/jwt", "text/plain"})
+
+#: documents up to this size that need no fetch are verified on the event loop (a few ms of
+#: CPU at most); larger ones, or those that need the network, in the thread pool
+INLINE_BYTES: Final = 16 * 1024
 
 _CREDENTIAL_SCHEMA: Final = {
     "type": "object",
@@ -115,6 +121,13 @@ def unwrap(body: bytes) -> str | bytes:
         return body
 
 
+def _verify_as_platform(
+    platform: Platform, base: VerifyOptions, document: str | bytes, issuer: str | None
+) -> VerificationReport:
+    options = platform_verification.options_for(platform, base, issuer=issuer)
+    return verifying.verify_document(document, options)
+
+
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
@@ -154,14 +167,21 @@ async def verify_credential(request: Request) -> Response:
     # this platform's own issuers, status lists and credentials are known without a fetch
     # (its did:web documents are not reachable offline); other URLs go through its fetcher
     base = factory()
-    options = await run_in_threadpool(
-        platform_verification.options_for,
-        platform,
-        base,
-        issuer=platform_verification.claimed_issuer(document),
-    )
-    # CPU-bound (signature checks, canonicalization): off the event loop
-    report = await run_in_threadpool(verifying.verify_document, document, options)
+    if len(document) <= INLINE_BYTES:
+        # small and needing only this platform's records: on the event loop (bounded CPU, a
+        # few small reads), where threads would contend with it for the GIL under load
+        report = platform_verification.verify_from_own_records(platform, document, base)
+    else:
+        report = None
+    if report is None:
+        # a fetch from another site may wait, a big document may compute long: off the loop
+        report = await run_in_threadpool(
+            _verify_as_platform,
+            platform,
+            base,
+            document,
+            platform_verification.claimed_issuer(document),
+        )
     if is_presentation(report):
         # a VP sent here is checked as one (no challenge or domain: those checks warn);
         # POST /verify/presentation takes the verifier's challenge and domain
