@@ -26,12 +26,14 @@ import json
 import os
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _load import MASTER_KEY, database, rate_of, run_load, seed, server
+from _load import MASTER_KEY, LoadResult, database, rate_of, run_load, seed, server
 from merito import bootstrap
 from merito.config import Settings
 from merito.services import issuing, keyfiles, verifying
@@ -59,6 +61,13 @@ def offline_credential() -> str:
         issuer_name="Load Academy",
     )
     return json.dumps(issued.document)
+
+
+def _after_pause(name: str, url: str, **kwargs: Any) -> LoadResult:
+    """``run_load`` after a pause: the workers finish the previous run's requests first, or the
+    idle one accepts every new keep-alive connection and the other serves none."""
+    time.sleep(2)
+    return run_load(name, url, **kwargs)
 
 
 def _verify_rate(text: str, options: VerifyOptions) -> float:
@@ -104,15 +113,15 @@ def main() -> None:
             common = {"seconds": args.seconds, "connections": args.connections}
             verify_url = instance.base_url + "/api/v1/verify"
             with server(instance, workers=args.workers):
-                health = run_load(
+                health = _after_pause(
                     "floor: GET /api/v1/health", instance.base_url + "/api/v1/health", **common
                 )
                 print(health.line())
-                verify = run_load(
+                verify = _after_pause(
                     "POST /api/v1/verify (platform)", verify_url, method="POST", body=own, **common
                 )
                 print(verify.line(health.rate) + f"  [{verify.rate / bare:.2f}x bare verify]")
-                key = run_load(
+                key = _after_pause(
                     "POST /api/v1/verify (did:key)",
                     verify_url,
                     method="POST",
@@ -120,7 +129,7 @@ def main() -> None:
                     **common,
                 )
                 print(key.line(health.rate) + f"  [{key.rate / bare_key:.2f}x bare verify]")
-                status = run_load(
+                status = _after_pause(
                     "GET status list", instance.base_url + instance.status_path, **common
                 )
                 print(status.line(health.rate))
@@ -128,7 +137,7 @@ def main() -> None:
                 instance, env={**instance.env, "MERITO_VERIFY_CACHE_ENTRIES": "0"}
             )
             with server(off, workers=args.workers):
-                nocache = run_load(
+                nocache = _after_pause(
                     "POST /api/v1/verify, cache off", verify_url, method="POST", body=own, **common
                 )
                 print(nocache.line(health.rate) + f"  [{nocache.rate / bare:.2f}x bare verify]")

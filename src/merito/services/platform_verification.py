@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any, Final
 
+from sqlalchemy.engine import Connection
+
 from merito.domain.ports import Fetcher, FetchResponse
 from merito.domain.verification import VerificationReport
 from merito.errors import FetchError, InvalidInput, NotFound
@@ -43,9 +45,12 @@ class PlatformFetcher:
     """The platform's own status lists and credentials from its database; the rest through
     ``fallback`` (the platform's SSRF-guarded fetcher)."""
 
-    def __init__(self, platform: Platform, fallback: Fetcher | None) -> None:
+    def __init__(
+        self, platform: Platform, fallback: Fetcher | None, *, connection: Connection | None = None
+    ) -> None:
         self.platform = platform
         self.fallback = fallback
+        self.connection = connection  # the caller's, for all of one verification's reads
 
     def _local(self, url: str) -> FetchResponse | None:
         for prefix, kind in (("/status/", "status"), ("/credentials/", "credential")):
@@ -58,7 +63,9 @@ class PlatformFetcher:
             try:
                 if kind == "status":
                     # the stored signed bytes, version-checked (a revocation shows at once)
-                    body = verify_cache.status_list_body(self.platform, item).body
+                    body = verify_cache.status_list_body(
+                        self.platform, item, connection=self.connection
+                    ).body
                     return FetchResponse(
                         status=200, body=body, content_type="application/vc+ld+json", url=url
                     )
@@ -116,26 +123,34 @@ def claimed_issuer(document: str | bytes) -> str | None:
     return _claimed_issuer(document)
 
 
-def _hosted_documents(platform: Platform, issuer: str | None) -> dict[str, dict[str, Any]]:
+def _hosted_documents(
+    platform: Platform, issuer: str | None, connection: Connection | None = None
+) -> dict[str, dict[str, Any]]:
     """The DID document of ``issuer`` when this platform hosts it (kept in the process while
     the organisation's keys are the same: one small read)."""
     if not issuer or not issuer.startswith("did:web:") or ":orgs:" not in issuer:
         return {}
     try:
-        document = verify_cache.hosted_did_document(platform, issuer.rsplit(":orgs:", 1)[1])
+        slug = issuer.rsplit(":orgs:", 1)[1]
+        document = verify_cache.hosted_did_document(platform, slug, connection=connection)
     except (NotFound, InvalidInput):
         return {}
     return {issuer: document} if document.get("id") == issuer else {}
 
 
 def options_for(
-    platform: Platform, base: VerifyOptions, *, issuer: str | None = None
+    platform: Platform,
+    base: VerifyOptions,
+    *,
+    issuer: str | None = None,
+    connection: Connection | None = None,
 ) -> VerifyOptions:
     """``base`` (limits, clock) with the platform's own documents known: the DID document of
     ``issuer`` when this platform hosts it and, through ``PlatformFetcher``, its status lists
-    and credentials; other URLs through the platform's guarded fetcher."""
-    fetcher = PlatformFetcher(platform, base.fetcher or platform.fetcher)
-    documents = _hosted_documents(platform, issuer)
+    and credentials; other URLs through the platform's guarded fetcher. With ``connection``
+    (``verify_cache.reads``), the reads go through it (use the options while it is open)."""
+    fetcher = PlatformFetcher(platform, base.fetcher or platform.fetcher, connection=connection)
+    documents = _hosted_documents(platform, issuer, connection)
     resolver = VerificationMethodResolver(fetcher=fetcher, documents=documents)
     return dataclasses.replace(base, fetcher=fetcher, resolver=resolver)
 
@@ -145,8 +160,11 @@ def verify_as_platform(
 ) -> VerificationReport:
     """Every check, as this platform sees the world (see ``options_for``). A verification of
     one of this platform's credentials is counted for its issuer's dashboard."""
-    options = options_for(platform, base, issuer=_claimed_issuer(document))
-    report = verifying.verify_document(document, options)
+    with verify_cache.reads(platform) as connection:
+        options = options_for(
+            platform, base, issuer=_claimed_issuer(document), connection=connection
+        )
+        report = verifying.verify_document(document, options)
     analytics.record_verification(platform, report)
     return report
 
@@ -184,10 +202,14 @@ def verify_from_own_records(
     if not _offline_anchoring(base):
         return None
     guard = _NoNetwork()
-    options = options_for(
-        platform, dataclasses.replace(base, fetcher=guard), issuer=_claimed_issuer(document)
-    )
-    report = verifying.verify_document(document, options)
+    with verify_cache.reads(platform) as connection:
+        options = options_for(
+            platform,
+            dataclasses.replace(base, fetcher=guard),
+            issuer=_claimed_issuer(document),
+            connection=connection,
+        )
+        report = verifying.verify_document(document, options)
     return None if guard.asked else report
 
 

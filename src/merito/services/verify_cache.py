@@ -18,15 +18,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Engine
 
 from merito.proofs.data_integrity import SignatureCheck
 from merito.services import issuers, status_lists
-from merito.services.platform import Platform
+from merito.services.platform import Platform, database_errors
 from merito.storage.tables import IssuerKeyRow, OrganisationRow, StatusListRow
 
 __all__ = [
@@ -125,7 +127,7 @@ class PublishedBody:
         return value
 
 
-#: built once and run on the session's connection (Core, not the ORM): building and
+#: built once and run on a Core connection (not the ORM): building and
 #: ORM-processing a statement costs more than SQLite running it
 _LIST_VERSION: Final = select(StatusListRow.version, StatusListRow.signed_version).where(
     StatusListRow.id == bindparam("list_id")
@@ -133,22 +135,46 @@ _LIST_VERSION: Final = select(StatusListRow.version, StatusListRow.signed_versio
 _status_bodies: LruCache[tuple[str, str], PublishedBody] = LruCache(_DOCUMENT_ENTRIES)
 
 
-def cached_status_list_body(platform: Platform, list_id: str) -> PublishedBody | None:
+@contextmanager
+def reads(platform: Platform) -> Iterator[Connection]:
+    """One pooled connection, in autocommit, for all of one verification's few reads: on
+    PostgreSQL a checkout is a ping, and a transaction a BEGIN and a ROLLBACK, around each
+    query. The reads are independent (each answer is consistent on its own)."""
+    engine: Engine = platform.sessions.kw["bind"]
+    with database_errors(), engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def _reading(platform: Platform, connection: Connection | None) -> Iterator[Connection]:
+    if connection is not None:
+        with database_errors():
+            yield connection
+        return
+    with reads(platform) as fresh:
+        yield fresh
+
+
+def cached_status_list_body(
+    platform: Platform, list_id: str, *, connection: Connection | None = None
+) -> PublishedBody | None:
     """The signed status list ``list_id`` from this process's cache when its version is still
     the stored one (one read of two integers), else None (``status_list_body`` gets it)."""
-    with platform.reading() as session:
-        row = session.connection().execute(_LIST_VERSION, {"list_id": list_id}).one_or_none()
+    with _reading(platform, connection) as reading:
+        row = reading.execute(_LIST_VERSION, {"list_id": list_id}).one_or_none()
     if row is None or row.signed_version != row.version:
         return None
     cached = _status_bodies.get((platform.base_url, list_id))
     return cached if cached is not None and cached.version == row.version else None
 
 
-def status_list_body(platform: Platform, list_id: str) -> PublishedBody:
+def status_list_body(
+    platform: Platform, list_id: str, *, connection: Connection | None = None
+) -> PublishedBody:
     """The signed status list ``list_id`` as bytes: ``cached_status_list_body``, else
     ``status_lists.published`` (which signs a changed list), cached. NotFound for an unknown
     list."""
-    cached = cached_status_list_body(platform, list_id)
+    cached = cached_status_list_body(platform, list_id, connection=connection)
     if cached is not None:
         return cached
     key = (platform.base_url, list_id)
@@ -172,12 +198,14 @@ _did_documents: LruCache[tuple[str, str], tuple[tuple[str, ...], dict[str, Any]]
 )
 
 
-def hosted_did_document(platform: Platform, slug: str) -> dict[str, Any]:
+def hosted_did_document(
+    platform: Platform, slug: str, *, connection: Connection | None = None
+) -> dict[str, Any]:
     """``issuers.public_did_document(platform, slug)``, kept while the organisation's keys are
     the same ones (keys are added on rotation and never change or go away; retired ones stay in
     the document). NotFound for an unknown organisation. Callers must not change the result."""
-    with platform.reading() as session:
-        rows = session.connection().execute(_ORG_KEYS, {"slug": slug}).all()
+    with _reading(platform, connection) as reading:
+        rows = reading.execute(_ORG_KEYS, {"slug": slug}).all()
     key = (platform.base_url, slug)
     if rows:
         fingerprint = (rows[0][0], *sorted(str(r[1]) for r in rows))

@@ -22,7 +22,7 @@ from merito.api.deps import get_platform
 from merito.api.schemas import VerificationReportOut
 from merito.domain.verification import VerificationReport
 from merito.formats.json_depth import too_deep
-from merito.services import analytics, platform_verification, verifying
+from merito.services import analytics, platform_verification, verify_cache, verifying
 from merito.services.platform import Platform
 from merito.verification import VerifyOptions
 from merito.verification.presentations import (
@@ -124,8 +124,11 @@ def unwrap(body: bytes) -> str | bytes:
 def _verify_as_platform(
     platform: Platform, base: VerifyOptions, document: str | bytes, issuer: str | None
 ) -> VerificationReport:
-    options = platform_verification.options_for(platform, base, issuer=issuer)
-    return verifying.verify_document(document, options)
+    with verify_cache.reads(platform) as connection:  # one checkout for the few reads
+        options = platform_verification.options_for(
+            platform, base, issuer=issuer, connection=connection
+        )
+        return verifying.verify_document(document, options)
 
 
 def _media_type(request: Request) -> str:
