@@ -368,7 +368,7 @@ def _issue(
     ``ob3.build_credential`` would write (from the same helpers, in the same key order), then
     signed: building and schema-checking each one took about a third of a signer's time.
     """
-    recipient = issuing.recipient_of(job.recipient)
+    recipient = issuing.recipient_json(job.recipient)
     shape = (
         job.achievement_key,
         isinstance(recipient, str),
@@ -406,7 +406,7 @@ def _issue(
     if isinstance(recipient, str):
         subject["id"] = recipient
     else:
-        subject["identifier"] = [recipient.to_json()]
+        subject["identifier"] = [recipient]
     unsigned["credentialSubject"] = subject
     if job.valid_until is not None:
         unsigned["validUntil"] = ob3.format_datetime(job.valid_until)
@@ -586,7 +586,8 @@ class _AchievementRef:
 
 
 def _issuer(session: Session, platform: Platform, org: OrganisationRow) -> _Issuer:
-    signer = issuers.signer_for(platform, org.id)
+    # the active key read in this transaction; the unsealed signer is kept per process
+    signer = issuers.signer_for(platform, org.id, session=session, org=org)
     document = dict(issuers.profile_document(session, platform, org))
     try:
         profile = Profile.model_validate(document, context=WIRE_CONTEXT)

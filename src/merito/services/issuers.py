@@ -16,6 +16,7 @@ call it before opening a write transaction, not inside one (SQLite has one write
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,7 @@ __all__ = [
     "create_key",
     "did_document",
     "did_documents",
+    "forget_signers",
     "get_profile",
     "issuer_did",
     "jose_algorithm",
@@ -124,30 +126,77 @@ def _active_key(platform: Platform, org_id: str, did: str, jose: str) -> IssuerK
     return None
 
 
-def signer_for(platform: Platform, org_id: str, *, algorithm: str = "Ed25519") -> Signer:
+#: per process, per key store: (org_id, verification method) -> the unsealed signer. The
+#: verification method ends in the key's JWK thumbprint, so an entry can only ever sign with
+#: the key it names; whether that key is still the active one is read on every call.
+_SIGNERS: Final[weakref.WeakKeyDictionary[object, dict[tuple[str, str], Signer]]] = (
+    weakref.WeakKeyDictionary()
+)
+_SIGNER_CACHE_ENTRIES: Final = 1024
+
+
+def _cached_signer(platform: Platform, org_id: str, vm: str) -> Signer:
+    cache = _SIGNERS.get(platform.keystore)
+    if cache is None:
+        cache = _SIGNERS.setdefault(platform.keystore, {})
+    signer = cache.get((org_id, vm))
+    if signer is None:
+        # the key store reads the row again, refuses a retired key and unseals it
+        signer = platform.keystore.signer(org_id, vm)
+        if len(cache) >= _SIGNER_CACHE_ENTRIES:
+            cache.clear()
+        cache[(org_id, vm)] = signer
+    return signer
+
+
+def forget_signers(platform: Platform, org_id: str) -> None:
+    """Drops this process's unsealed signers of ``org_id`` (after a rotation or retirement;
+    other processes stop using a retired key because the active one is read on every call)."""
+    cache = _SIGNERS.get(platform.keystore)
+    if cache is not None:
+        for key in [k for k in cache if k[0] == org_id]:
+            cache.pop(key, None)
+
+
+def signer_for(
+    platform: Platform,
+    org_id: str,
+    *,
+    algorithm: str = "Ed25519",
+    session: Session | None = None,
+    org: OrganisationRow | None = None,
+) -> Signer:
     """The active signer of ``algorithm`` under the organisation's did:web.
 
     The first call makes the key (the key store commits it in its own transaction), so call
-    this before opening a write transaction. Its ``controller`` is ``issuer_did``.
+    this before writing in a transaction. Its ``controller`` is ``issuer_did``. With the
+    caller's ``session`` (and ``org`` row) the active key is one read in that transaction;
+    the unsealed signer itself is kept per process (``_cached_signer``).
     """
     jose = jose_algorithm(algorithm)
-    with platform.reading() as session:
-        org = org_or_404(session, org_id)
+    if session is not None:
+        if org is None:
+            org = org_or_404(session, org_id)
         did = issuer_did(platform, org)
         vm = _active_method(session, org_id, did, jose)
+    else:
+        with platform.reading() as reading:
+            org = org_or_404(reading, org_id)
+            did = issuer_did(platform, org)
+            vm = _active_method(reading, org_id, did, jose)
     if vm is None:
         try:
             vm = platform.keystore.create_key(org_id, jose, did=did)
         except Conflict:
             # another worker created it first (or an active key lives under another DID)
-            with platform.reading() as session:
-                vm = _active_method(session, org_id, did, jose)
+            with platform.reading() as reading:
+                vm = _active_method(reading, org_id, did, jose)
             if vm is None:
                 raise
         else:
-            with platform.transaction() as session:
+            with platform.transaction() as audit_session:
                 audit(
-                    session,
+                    audit_session,
                     Actor.system(),
                     action="key.created",
                     org_id=org_id,
@@ -155,7 +204,7 @@ def signer_for(platform: Platform, org_id: str, *, algorithm: str = "Ed25519") -
                     at=platform.clock.now(),
                     details={"algorithm": jose, "reason": "first use"},
                 )
-    return platform.keystore.signer(org_id, vm)
+    return _cached_signer(platform, org_id, vm)
 
 
 def _active_method(session: Session, org_id: str, did: str, jose: str) -> str | None:
@@ -473,6 +522,7 @@ def rotate_key(
         vm = platform.keystore.rotate(org_id, did=did, algorithm=jose)
     except InvalidKey as e:
         raise Conflict(e.message, property="algorithm") from e
+    forget_signers(platform, org_id)
     retired = [
         k.verification_method
         for k in platform.keystore.public_keys(org_id)
