@@ -153,6 +153,32 @@ def test_issued_credentials_verify_and_follow_the_schema(
     assert outcome == "pass"
 
 
+def test_a_stored_credential_reads_back_exactly_as_signed(
+    platform: Platform, seed_org: Callable[..., SeededOrg]
+) -> None:
+    """Key order included: PostgreSQL's JSONB would hand back ``id`` before ``@context``."""
+    org = seed_org()
+    achievement_id = seed_achievement(platform, org.org_id)
+    issued = credentials.issue_credential(
+        platform,
+        org.actor,
+        org_id=org.org_id,
+        achievement_id=achievement_id,
+        recipient="ada@example.org",
+        evidence=[{"id": "https://academy.example.org/evidence/1", "narrative": "Exam"}],
+    )
+    stored = credentials.get_credential(
+        platform, org.actor, org_id=org.org_id, credential_id=issued.id
+    )
+    assert next(iter(stored.document)) == "@context"
+    assert json.dumps(stored.document) == json.dumps(issued.document)
+    with platform.reading() as session:
+        message = session.scalars(
+            select(OutboxRow.payload).where(OutboxRow.topic == "ledger.leaf")
+        ).one()
+    assert list(message) == ["credential_row_id", "credential_id", "sha256", "canonicalization"]
+
+
 def test_one_issuance_writes_credential_status_audit_and_outbox_together(
     platform: Platform, seed_org: Callable[..., SeededOrg]
 ) -> None:

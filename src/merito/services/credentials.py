@@ -368,7 +368,7 @@ def _issue(
     ``ob3.build_credential`` would write (from the same helpers, in the same key order), then
     signed: building and schema-checking each one took about a third of a signer's time.
     """
-    recipient = issuing.recipient_of(job.recipient)
+    recipient = issuing.recipient_json(job.recipient)
     shape = (
         job.achievement_key,
         isinstance(recipient, str),
@@ -406,7 +406,7 @@ def _issue(
     if isinstance(recipient, str):
         subject["id"] = recipient
     else:
-        subject["identifier"] = [recipient.to_json()]
+        subject["identifier"] = [recipient]
     unsigned["credentialSubject"] = subject
     if job.valid_until is not None:
         unsigned["validUntil"] = ob3.format_datetime(job.valid_until)

@@ -16,7 +16,12 @@ from typing import Any, Final, Literal
 from pydantic import ValidationError
 
 from merito.domain.achievements import Achievement, Profile
-from merito.domain.identifiers import WIRE_CONTEXT, IdentityObject, salted_identity_object
+from merito.domain.identifiers import (
+    WIRE_CONTEXT,
+    IdentityObject,
+    salted_identity_json,
+    salted_identity_object,
+)
 from merito.errors import InvalidInput, InvalidKey
 from merito.formats import ob3
 from merito.proofs import data_integrity, vc_jwt
@@ -57,14 +62,31 @@ def parse_achievement(data: Any) -> Achievement:
 
 def recipient_of(recipient: str, *, salt: str | None = None) -> str | IdentityObject:
     """A DID/URL stays as the subject id; an email becomes a salted-hash IdentityObject."""
+    recipient, is_email = _recipient_kind(recipient)
+    if is_email:
+        return salted_identity_object(recipient, salt=salt or secrets.token_hex(8))
+    return recipient
+
+
+def recipient_json(recipient: str, *, salt: str | None = None) -> str | dict[str, Any]:
+    """:func:`recipient_of` as it is written in the credential (the IdentityObject's JSON),
+    without building the model: bulk issuance's per-credential path."""
+    recipient, is_email = _recipient_kind(recipient)
+    if is_email:
+        return salted_identity_json(recipient, salt=salt or secrets.token_hex(8))
+    return recipient
+
+
+def _recipient_kind(recipient: str) -> tuple[str, bool]:
+    """(the recipient trimmed, whether it is an email address); refuses anything else."""
     recipient = recipient.strip()
     if "@" in recipient and ":" not in recipient:
         local, _, domain = recipient.partition("@")
         if not local or "." not in domain:
             raise InvalidInput(f"{recipient!r} is not a valid email address", property="recipient")
-        return salted_identity_object(recipient, salt=salt or secrets.token_hex(8))
+        return recipient, True
     if ":" in recipient:
-        return recipient
+        return recipient, False
     raise InvalidInput(
         f"recipient {recipient!r} must be an email address or a DID/URL", property="recipient"
     )

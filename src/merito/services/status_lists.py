@@ -149,7 +149,9 @@ def allocate(
             )
             .order_by(StatusListRow.created_at, StatusListRow.id)
             .limit(1)
-            .with_for_update()
+            # FOR NO KEY UPDATE (PostgreSQL): only next_index changes, so this must not wait
+            # for the KEY SHARE locks that credential inserts' foreign keys hold on the list
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         ).first()
         if row is None:

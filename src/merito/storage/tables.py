@@ -88,6 +88,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 #: JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+#: documents kept as written and never queried inside (issued credentials, audit details,
+#: outbox payloads): JSON text on every database. JSONB would reorder an issued credential's
+#: keys (shortest first: ``id`` before ``@context``) and convert every one on write, a fifth
+#: of PostgreSQL's time in bulk issuance (migration 0021).
+JsonVerbatim = JSON()
 #: 64-bit autoincrement keys for the append-only tables (SQLite only autoincrements INTEGER).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -272,7 +277,7 @@ class CredentialRow(Base):
     )
     #: the recipient identifier as issued (email, DID, URL), normalised by the service
     recipient: Mapped[str] = mapped_column(String(500))
-    document: Mapped[dict[str, Any]]
+    document: Mapped[dict[str, Any]] = mapped_column(JsonVerbatim)
     status_list_id: Mapped[str | None] = mapped_column(ForeignKey("status_lists.id"))
     status_list_index: Mapped[int | None] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -305,7 +310,7 @@ class AuditLogRow(Base):
     target: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     ip: Mapped[str | None] = mapped_column(String(45))
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonVerbatim, default=dict)
 
 
 class OutboxRow(Base):
@@ -323,7 +328,7 @@ class OutboxRow(Base):
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     topic: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]]
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonVerbatim)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     available_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from merito.domain.achievements import Achievement, Criteria, Profile, parse_datetime
@@ -23,6 +25,7 @@ from merito.domain.identifiers import (
     as_list,
     hash_identity,
     identity_matches,
+    salted_identity_json,
     salted_identity_object,
 )
 
@@ -234,6 +237,20 @@ def test_emails_are_lower_cased_before_hashing_but_other_ids_are_not() -> None:
     assert hash_identity("AbC", salt="s", identity_type="studentId") != hash_identity(
         "abc", salt="s", identity_type="studentId"
     )
+
+
+@given(
+    identity=st.text(min_size=1, max_size=40),
+    salt=st.text(min_size=1, max_size=20),
+    identity_type=st.sampled_from(["emailAddress", "studentId", "sourcedId"]),
+)
+def test_the_direct_identity_json_is_the_models(
+    identity: str, salt: str, identity_type: str
+) -> None:
+    """Bulk issuance writes ``salted_identity_json``; it must be byte for byte the model's."""
+    model = salted_identity_object(identity, salt=salt, identity_type=identity_type).to_json()
+    direct = salted_identity_json(identity, salt=salt, identity_type=identity_type)
+    assert json.dumps(direct) == json.dumps(model)
 
 
 def test_identity_matches_hashed_and_plain() -> None:
