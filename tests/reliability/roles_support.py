@@ -116,8 +116,8 @@ class Schemas:
             return "2030-01-01"
         if form == "uuid":
             return str(uuid.uuid4())
-        length = max(schema.get("minLength", 1), 1)
-        return ("x" * length)[: schema.get("maxLength", length)]
+        length = max(int(schema.get("minLength", 1)), 1)
+        return ("x" * length)[: int(schema.get("maxLength", length))]
 
 
 # --- the organisation under test ------------------------------------------------------------

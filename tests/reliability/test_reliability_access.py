@@ -3,7 +3,7 @@
 401 problem, whatever the ids and the body; a forged or revoked API key too, and another
 tenant's key never gets a 2xx. Login never adopts a planted session id, and the issuer's private
 key appears in no API response and no log line. The per-role matrix (owner, admin,
-issuer_staff, assessor, viewer, scoped keys) is not here yet (docs/reliability.md).
+issuer_staff, assessor, viewer, scoped keys) is test_reliability_roles.py.
 """
 
 from __future__ import annotations
