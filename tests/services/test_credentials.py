@@ -790,3 +790,34 @@ def test_bulk_refuses_a_bad_header_and_an_outsider(
             lines=_csv("recipient", "a@b.org"),
             job_key="j",
         )
+
+
+def test_single_issuances_take_positions_from_a_reserved_block(
+    platform: Platform, seed_org: Callable[..., SeededOrg]
+) -> None:
+    org = seed_org()
+    sql = seed_achievement(platform, org.org_id)
+
+    def issue(n: int, **kwargs: Any) -> CredentialRecord:
+        return credentials.issue_credential(
+            platform,
+            org.actor,
+            org_id=org.org_id,
+            achievement_id=sql,
+            recipient=f"l{n}@example.org",
+            **kwargs,
+        )
+
+    records = [issue(n) for n in range(3)]
+    with platform.reading() as session:
+        (row,) = session.scalars(select(StatusListRow)).all()
+    # one short transaction claimed a block; the issuances did not hold the list's lock
+    assert row.next_index == status_lists.RESERVE_BLOCK
+    expected = [status_lists.position(row.id, row.size, n) for n in range(4)]
+    assert [r.status_list_index for r in records] == expected[:3]
+    # a refused issuance gives its position back: the next one gets it
+    with pytest.raises(InvalidInput):
+        issue(3, valid_until=platform.clock.now() - timedelta(days=1))
+    assert issue(4).status_list_index == expected[3]
+    for record in records:
+        assert status_check(platform, record)[0]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from services_support import SeededOrg
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from merito.proofs.keys import Signer
 from merito.services import issuers
@@ -23,9 +23,9 @@ def unseals(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = platform.keystore.signer
 
-    def counting(org_id: str, verification_method: str) -> Signer:
+    def counting(org_id: str, verification_method: str, **kwargs: Any) -> Signer:
         calls.append(verification_method)
-        return real(org_id, verification_method)
+        return real(org_id, verification_method, **kwargs)
 
     monkeypatch.setattr(platform.keystore, "signer", counting)
     return calls
@@ -87,3 +87,30 @@ def test_rotate_key_drops_this_process_entries(
     assert issuers.signer_for(platform, seeded.org_id).verification_method == (
         rotated.verification_method
     )
+
+
+def test_a_cold_signer_is_unsealed_on_the_callers_connection(
+    platform: Platform, seed_org: Seed
+) -> None:
+    # under load every pooled connection can be held by a transaction waiting for a second
+    # one; unsealing inside the caller's transaction must not need another
+    seeded = seed_org(slug="acme")
+    made = issuers.signer_for(platform, seeded.org_id)
+    issuers.forget_signers(platform, seeded.org_id)
+    engine = platform.sessions.kw["bind"]
+    checkouts: list[object] = []
+
+    def checked_out(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(engine, "checkout", checked_out)
+    try:
+        with platform.transaction() as session:
+            session.connection()  # the transaction's own connection
+            checkouts.clear()
+            signer = issuers.signer_for(platform, seeded.org_id, session=session)
+    finally:
+        event.remove(engine, "checkout", checked_out)
+    assert checkouts == []
+    assert signer.verification_method == made.verification_method
+    assert signer is not made  # unsealed again, not the forgotten entry

@@ -1003,16 +1003,18 @@ def _issue_in(
     status_purpose: str,
     details: dict[str, Any],
     results: tuple[dict[str, Any], ...] = (),
+    slot: status_lists.StatusSlot | None = None,
 ) -> CredentialRecord:
     org = org_or_404(session, org_id)
     achievement = _achievement(session, org_id=org_id, achievement_id=achievement_id)
     issuer = _issuer(session, platform, org)
     now = platform.clock.now().astimezone(UTC).replace(microsecond=0)
     valid_until = _check_valid_until(valid_until, now)
-    # the first write: positions are allocated only once everything above checked out
-    slot = status_lists.allocate(session, platform, org_id=org_id, purpose=status_purpose, count=1)[
-        0
-    ]
+    if slot is None:
+        # the first write: positions are allocated only once everything above checked out
+        (slot,) = status_lists.allocate(
+            session, platform, org_id=org_id, purpose=status_purpose, count=1
+        )
     row_id = new_id()
     job = _SigningJob(
         row_id=row_id,
@@ -1074,6 +1076,19 @@ def issue_credential(
             f"status_purpose must be one of {', '.join(status_lists.PURPOSES)}",
             property="status_purpose",
         )
+
+    def reserve(count: int) -> list[status_lists.StatusSlot]:
+        with platform.transaction() as session:
+            authorize(session, actor, org_id, Permission.CREDENTIALS_ISSUE)
+            return status_lists.allocate(
+                session, platform, org_id=org_id, purpose=status_purpose, count=count
+            )
+
+    # the position comes from this process's reserve, not a lock held until our commit
+    slot = status_lists.take_reserved(
+        platform, org_id=org_id, purpose=status_purpose, reserve=reserve
+    )
+    unused = [slot]
     try:
         with platform.transaction() as session:
             authorize(session, actor, org_id, Permission.CREDENTIALS_ISSUE)
@@ -1082,7 +1097,7 @@ def issue_credential(
                 if earlier is not None:
                     _same_request(earlier, recipient=recipient, achievement_id=achievement_id)
                     return earlier
-            return _issue_in(
+            record = _issue_in(
                 session,
                 platform,
                 actor,
@@ -1096,7 +1111,10 @@ def issue_credential(
                 notify=notify,
                 status_purpose=status_purpose,
                 details={},
+                slot=slot,
             )
+        unused = []  # committed
+        return record
     except Conflict as e:
         # a concurrent request with the same key committed first: answer with its credential
         if idempotency_key is None or e.property != "idempotency_key":
@@ -1107,6 +1125,8 @@ def issue_credential(
             raise
         _same_request(earlier, recipient=recipient, achievement_id=achievement_id)
         return earlier
+    finally:
+        status_lists.put_back(platform, org_id=org_id, slots=unused)
 
 
 def issue_in(

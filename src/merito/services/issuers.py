@@ -36,6 +36,7 @@ from merito.formats.ob3 import OB3_CONTEXT, VC2_CONTEXT
 from merito.proofs.keys import ALGORITHMS, Signer, public_key_from_jwk
 from merito.services import endorsed
 from merito.services.platform import Actor, Permission, Platform, audit, authorize, org_or_404
+from merito.storage.keystore import KeyStore as SqlKeyStore
 from merito.storage.tables import IssuerKeyRow, OrganisationRow
 
 __all__ = [
@@ -135,14 +136,21 @@ _SIGNERS: Final[weakref.WeakKeyDictionary[object, dict[tuple[str, str], Signer]]
 _SIGNER_CACHE_ENTRIES: Final = 1024
 
 
-def _cached_signer(platform: Platform, org_id: str, vm: str) -> Signer:
-    cache = _SIGNERS.get(platform.keystore)
+def _cached_signer(
+    platform: Platform, org_id: str, vm: str, session: Session | None = None
+) -> Signer:
+    keystore = platform.keystore
+    cache = _SIGNERS.get(keystore)
     if cache is None:
-        cache = _SIGNERS.setdefault(platform.keystore, {})
+        cache = _SIGNERS.setdefault(keystore, {})
     signer = cache.get((org_id, vm))
     if signer is None:
-        # the key store reads the row again, refuses a retired key and unseals it
-        signer = platform.keystore.signer(org_id, vm)
+        # the key store reads the row again (in the caller's transaction if it has one),
+        # refuses a retired key and unseals it
+        if session is not None and isinstance(keystore, SqlKeyStore):
+            signer = keystore.signer(org_id, vm, session=session)
+        else:
+            signer = keystore.signer(org_id, vm)
         if len(cache) >= _SIGNER_CACHE_ENTRIES:
             cache.clear()
         cache[(org_id, vm)] = signer
@@ -204,7 +212,7 @@ def signer_for(
                     at=platform.clock.now(),
                     details={"algorithm": jose, "reason": "first use"},
                 )
-    return _cached_signer(platform, org_id, vm)
+    return _cached_signer(platform, org_id, vm, session)
 
 
 def _active_method(session: Session, org_id: str, did: str, jose: str) -> str | None:

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -41,14 +44,18 @@ __all__ = [
     "allocate",
     "list_url",
     "published",
+    "put_back",
     "set_status",
     "status_of",
+    "take_reserved",
 ]
 
 PURPOSES: Final = ("revocation", "suspension")
 #: how long a fetched list may be reused (Cache-Control max-age, and the list's ``ttl``)
 CACHE_SECONDS: Final = 300
 _MAX_ATTEMPTS: Final = 8
+#: positions a process reserves at once for one-at-a-time issuance (see ``take_reserved``)
+RESERVE_BLOCK: Final = 32
 
 #: (platform, org_id) -> the issuer's Ed25519 signer; the issuers service by default
 SignerLookup = Callable[[Platform, str], Signer]
@@ -176,6 +183,45 @@ def allocate(
         )
         remaining -= take
     return slots
+
+
+#: per process, per database (its sessionmaker): (org_id, purpose) -> reserved positions
+_RESERVED: Final[weakref.WeakKeyDictionary[object, dict[tuple[str, str], deque[StatusSlot]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_reserved_lock = threading.Lock()
+
+
+def take_reserved(
+    platform: Platform, *, org_id: str, purpose: str, reserve: Callable[[int], list[StatusSlot]]
+) -> StatusSlot:
+    """One position for a credential issued on its own, from this process's reserve.
+
+    Allocating in the issuing transaction would hold the list's row lock until that commit,
+    which serialises every issuance of an organisation across all workers. So positions are
+    claimed ``RESERVE_BLOCK`` at a time by ``reserve(count)``, which must commit them in a
+    transaction of its own *before* the caller opens its own (a second connection held while
+    one is open could exhaust the pool). A position reserved but never used (the process
+    stopped) stays 0 on its list forever and is pointed at by no credential: harmless.
+    """
+    key = (org_id, purpose)
+    with _reserved_lock:
+        pool = _RESERVED.get(platform.sessions, {}).get(key)
+        if pool:
+            return pool.popleft()
+    slots = reserve(RESERVE_BLOCK)
+    put_back(platform, org_id=org_id, slots=slots[1:])
+    return slots[0]
+
+
+def put_back(platform: Platform, *, org_id: str, slots: Iterable[StatusSlot]) -> None:
+    """Returns unused reserved positions (an issuance that failed) to this process's reserve."""
+    with _reserved_lock:
+        pools = _RESERVED.get(platform.sessions)
+        if pools is None:
+            pools = _RESERVED.setdefault(platform.sessions, {})
+        for slot in reversed(list(slots)):  # to the front: a returned position is next
+            pools.setdefault((org_id, slot.purpose), deque()).appendleft(slot)
 
 
 def set_status(session: Session, *, list_id: str, index: int, value: int) -> int:

@@ -140,14 +140,21 @@ class KeyStore:
                 session.flush()
             return row.verification_method
 
-    def signer(self, org_id: str, verification_method: str) -> Signer:
-        with self._sessions() as session:
-            row = session.scalars(
-                select(IssuerKeyRow).where(
-                    IssuerKeyRow.org_id == org_id,
-                    IssuerKeyRow.verification_method == verification_method,
-                )
-            ).one_or_none()
+    def signer(
+        self, org_id: str, verification_method: str, *, session: Session | None = None
+    ) -> Signer:
+        """With ``session``, the sealed row is read in the caller's transaction: a caller
+        inside one must not wait for a second pooled connection (under load every connection
+        can be held by such callers, and none would ever be returned)."""
+        query = select(IssuerKeyRow).where(
+            IssuerKeyRow.org_id == org_id,
+            IssuerKeyRow.verification_method == verification_method,
+        )
+        if session is not None:
+            row = session.scalars(query).one_or_none()
+        else:
+            with self._sessions() as own:
+                row = own.scalars(query).one_or_none()
         if row is None:
             raise NotFound(
                 f"organisation {org_id!r} has no key {verification_method!r}",
