@@ -266,7 +266,7 @@ NOT_EXERCISED: Final = frozenset(
     {("POST", "/api/v1/orgs/{org_id}/applications/{application_id}/assignments")}
 )
 
-_ORDER: Final = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
+_ENDINGS: Final = ("/archive", "/revoke", "/rotate", "/retire")
 
 
 def _app(tmp_path: Path) -> tuple[Platform, FastAPI]:
@@ -278,10 +278,13 @@ def _app(tmp_path: Path) -> tuple[Platform, FastAPI]:
 
 def _sorted(routes: list[Route]) -> list[Route]:
     # reads first, then changes, then ends (archive, revoke, rotate), then deletions
-    def rank(route: Route) -> tuple[int, int, str]:
+    def rank(route: Route) -> tuple[int, str]:
         method, path = route
-        ending = any(word in path for word in ("/archive", "/revoke", "/rotate", "/retire"))
-        return (_ORDER[method] + (1 if ending else 0) + (1 if method == "DELETE" else 0), 0, path)
+        if method == "DELETE":
+            return 3, path
+        if any(word in path for word in _ENDINGS):
+            return 2, path
+        return (0 if method == "GET" else 1), path
 
     return sorted(routes, key=rank)
 

@@ -217,9 +217,7 @@ def take_reserved(
 def put_back(platform: Platform, *, org_id: str, slots: Iterable[StatusSlot]) -> None:
     """Returns unused reserved positions (an issuance that failed) to this process's reserve."""
     with _reserved_lock:
-        pools = _RESERVED.get(platform.sessions)
-        if pools is None:
-            pools = _RESERVED.setdefault(platform.sessions, {})
+        pools = _RESERVED.setdefault(platform.sessions, {})
         for slot in reversed(list(slots)):  # to the front: a returned position is next
             pools.setdefault((org_id, slot.purpose), deque()).appendleft(slot)
 
