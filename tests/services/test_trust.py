@@ -345,3 +345,50 @@ def test_did_configuration_and_signals(platform: Platform, seed_org: Seed) -> No
     assert other is not None
     assert other.outcome.value == "warning"
     assert trust.domain_linkage(platform, "did:key:z6Mkabc") is None
+
+
+def test_endorsements_of_several_subjects_are_read_in_one_statement(
+    platform: Platform, seed_org: Seed
+) -> None:
+    # issuance reads the achievement's and the issuer's endorsements together: each subject
+    # keeps its newest MAX_EMBEDDED active ones, newest first, as one subject's read does
+    from datetime import UTC, datetime, timedelta
+
+    from merito.services import endorsed, status_lists
+    from merito.services.platform import new_id
+    from merito.storage.tables_trust import EndorsementRow
+
+    org = seed_org(slug="endorser")
+    with platform.transaction() as session:
+        slots = status_lists.allocate(
+            session, platform, org_id=org.org_id, purpose="revocation", count=16
+        )
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        plan = [("urn:a", n, None) for n in range(12)] + [
+            ("urn:a", 12, start),  # revoked: never embedded
+            ("urn:b", 0, None),
+        ]
+        for (subject, n, revoked), slot in zip(plan, slots, strict=False):
+            session.add(
+                EndorsementRow(
+                    id=new_id(),
+                    org_id=org.org_id,
+                    subject_kind="achievement",
+                    subject_id=subject,
+                    comment="ok",
+                    document={"id": f"{subject}:{n}"},
+                    status_list_id=slot.list_id,
+                    status_index=slot.index,
+                    issued_at=start + timedelta(days=n),
+                    revoked_at=revoked,
+                )
+            )
+    with platform.reading() as session:
+        both = endorsed.active_documents_of(session, ["urn:a", "urn:b", "urn:none", "urn:a"])
+        one_by_one = {s: endorsed.active_documents(session, s) for s in ("urn:a", "urn:b")}
+        embedded = endorsed.with_endorsements(session, {"id": "urn:b"}, both)
+    assert list(both) == ["urn:a", "urn:b", "urn:none"]
+    assert [d["id"] for d in both["urn:a"]] == [f"urn:a:{n}" for n in range(11, 1, -1)]
+    assert both["urn:a"] == one_by_one["urn:a"] and both["urn:b"] == one_by_one["urn:b"]
+    assert both["urn:none"] == []
+    assert embedded == {"id": "urn:b", "endorsement": [{"id": "urn:b:0"}]}

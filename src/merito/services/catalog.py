@@ -850,21 +850,33 @@ def published_version(
     NotFound for an unknown achievement or one of another organisation; Conflict when it was
     never published or is archived (no more issuance).
     """
-    row = _achievement(session, org_id=org_id, achievement_id=achievement_id)
-    if row.status == "archived":
+    # the achievement and its current version in one statement (issuance reads it each time)
+    found = session.execute(
+        select(AchievementRow.status, AchievementRow.current_version, AchievementVersionRow)
+        .outerjoin(
+            AchievementVersionRow,
+            (AchievementVersionRow.achievement_id == AchievementRow.id)
+            & (AchievementVersionRow.org_id == AchievementRow.org_id)
+            & (AchievementVersionRow.version == AchievementRow.current_version),
+        )
+        .where(AchievementRow.id == achievement_id, AchievementRow.org_id == org_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"achievement {achievement_id!r} not found", property="achievement_id")
+    status, current_version, version = found
+    if status == "archived":
         raise Conflict(
             f"achievement {achievement_id!r} is archived: it is no longer issued",
             property="achievement_id",
         )
-    if row.status != "published" or row.current_version is None:
+    if status != "published" or current_version is None:
         raise Conflict(
             f"achievement {achievement_id!r} is not published yet: publish it first",
             property="achievement_id",
         )
-    version = _version(session, row)
     if version is None:  # the row says published: a broken row is not the caller's fault
         raise NotFound(
-            f"achievement {achievement_id!r} has no version {row.current_version}",
+            f"achievement {achievement_id!r} has no version {current_version}",
             property="achievement_id",
         )
     return version

@@ -55,7 +55,7 @@ from merito.services.platform import (
     new_id,
     org_or_404,
 )
-from merito.storage.bulk import JsonText, dumps, insert_rows
+from merito.storage.bulk import JsonText, dumps, insert_tables
 from merito.storage.tables import (
     AchievementVersionRow,
     AuditLogRow,
@@ -585,10 +585,15 @@ class _AchievementRef:
     name: str
 
 
-def _issuer(session: Session, platform: Platform, org: OrganisationRow) -> _Issuer:
+def _issuer(
+    session: Session,
+    platform: Platform,
+    org: OrganisationRow,
+    endorsements: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> _Issuer:
     # the active key read in this transaction; the unsealed signer is kept per process
     signer = issuers.signer_for(platform, org.id, session=session, org=org)
-    document = dict(issuers.profile_document(session, platform, org))
+    document = dict(issuers.profile_document(session, platform, org, endorsements))
     try:
         profile = Profile.model_validate(document, context=WIRE_CONTEXT)
     except ValueError as e:
@@ -602,19 +607,27 @@ def _issuer(session: Session, platform: Platform, org: OrganisationRow) -> _Issu
     return _Issuer(org.id, signer, profile, profile.name or org.name)
 
 
-def _achievement(session: Session, *, org_id: str, achievement_id: str) -> _AchievementRef:
+def _achievement(
+    session: Session, *, org_id: str, achievement_id: str, issuer_id: str | None = None
+) -> tuple[_AchievementRef, dict[str, list[dict[str, Any]]]]:
+    """The published version to embed, and the active endorsements read with its own: of the
+    achievement and of ``issuer_id`` (the issuer profile's id), in one statement."""
     row = catalog.published_version(session, org_id=org_id, achievement_id=achievement_id)
+    subject = row.document.get("id")
+    subjects = [s for s in (subject, issuer_id) if isinstance(s, str)]
+    known = endorsed.active_documents_of(session, subjects)
     # with its active endorsements (OB 3.0 Achievement.endorsement; services.endorsed)
-    document = endorsed.with_endorsements(session, dict(row.document))
+    document = endorsed.with_endorsements(session, dict(row.document), known)
     issuing.parse_achievement(document)  # refuse a stored document that cannot be issued
     name = document.get("name")
-    return _AchievementRef(
+    ref = _AchievementRef(
         version_row_id=row.id,
         achievement_id=row.achievement_id,
         version=row.version,
         document=document,
         name=name if isinstance(name, str) and name.strip() else "Achievement",
     )
+    return ref, known
 
 
 # --- input checks --------------------------------------------------------------------------------
@@ -863,10 +876,15 @@ def _store(
     for message in messages:
         message["created_at"] = message["available_at"] = now
     # one COPY (PostgreSQL) or executemany (SQLite) per table: no ORM, no per-row SQLAlchemy
-    insert_rows(session, _table(CredentialRow), credentials)
-    insert_rows(session, _table(CredentialClaimRow), claims)
-    insert_rows(session, _table(AuditLogRow), audits)
-    insert_rows(session, _table(OutboxRow), messages)
+    insert_tables(
+        session,
+        [
+            (_table(CredentialRow), credentials),
+            (_table(CredentialClaimRow), claims),
+            (_table(AuditLogRow), audits),
+            (_table(OutboxRow), messages),
+        ],
+    )
 
 
 def _table(model: type[Base]) -> Table:
@@ -1006,8 +1024,13 @@ def _issue_in(
     slot: status_lists.StatusSlot | None = None,
 ) -> CredentialRecord:
     org = org_or_404(session, org_id)
-    achievement = _achievement(session, org_id=org_id, achievement_id=achievement_id)
-    issuer = _issuer(session, platform, org)
+    achievement, endorsements = _achievement(
+        session,
+        org_id=org_id,
+        achievement_id=achievement_id,
+        issuer_id=issuers.issuer_did(platform, org),
+    )
+    issuer = _issuer(session, platform, org, endorsements)
     now = platform.clock.now().astimezone(UTC).replace(microsecond=0)
     valid_until = _check_valid_until(valid_until, now)
     if slot is None:
@@ -1043,8 +1066,30 @@ def _issue_in(
         issued_at=now,
         proof_format=proof_format,
     )
-    session.flush()
-    return _load(session, platform, org_id=org_id, credential_id=row_id)
+    # the record of the row just written, from what was written (no read back)
+    document = json.loads(signed.document)
+    return CredentialRecord(
+        id=row_id,
+        org_id=org_id,
+        credential_id=job.credential_id,
+        achievement_id=achievement.achievement_id,
+        achievement_version=achievement.version,
+        recipient=recipient,
+        proof_format=proof_format,
+        document=document,
+        jwt=signed.jwt,
+        issued_at=now,
+        valid_until=valid_until,
+        state="active",  # valid_until was checked to be after now
+        revoked_at=None,
+        revocation_reason=None,
+        suspended=False,
+        replaced_by_id=None,
+        status_list_id=slot.list_id,
+        status_list_index=slot.index,
+        status_purpose=_purpose(document),
+        idempotency_key=idempotency_key,
+    )
 
 
 def issue_credential(
@@ -1848,7 +1893,7 @@ def _prepare(
         for _, row in valid:
             if row.achievement_id not in achievements:
                 try:
-                    achievements[row.achievement_id] = _achievement(
+                    achievements[row.achievement_id], _ = _achievement(
                         session, org_id=org_id, achievement_id=row.achievement_id
                     )
                 except (NotFound, InvalidInput, Conflict) as e:

@@ -349,7 +349,12 @@ def _validated_profile(fields: ProfileFields) -> tuple[str | None, dict[str, Any
     return name, stored
 
 
-def profile_document(session: Session, platform: Platform, org: OrganisationRow) -> dict[str, Any]:
+def profile_document(
+    session: Session,
+    platform: Platform,
+    org: OrganisationRow,
+    endorsements: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     """The organisation's OB 3.0 Profile, to embed as a credential's ``issuer``.
 
     ``id`` is the issuer DID (the signing key's controller); no ``@context``: the
@@ -367,7 +372,7 @@ def profile_document(session: Session, platform: Platform, org: OrganisationRow)
     if "address" in stored:
         document["address"] = dict(stored["address"])
     # active endorsements of the organisation (OB 3.0 Profile.endorsement; services.endorsed)
-    return endorsed.with_endorsements(session, document)
+    return endorsed.with_endorsements(session, document, endorsements)
 
 
 def _with_context(document: Mapping[str, Any]) -> dict[str, Any]:
