@@ -389,6 +389,7 @@ def test_endorsements_of_several_subjects_are_read_in_one_statement(
         embedded = endorsed.with_endorsements(session, {"id": "urn:b"}, both)
     assert list(both) == ["urn:a", "urn:b", "urn:none"]
     assert [d["id"] for d in both["urn:a"]] == [f"urn:a:{n}" for n in range(11, 1, -1)]
-    assert both["urn:a"] == one_by_one["urn:a"] and both["urn:b"] == one_by_one["urn:b"]
+    assert both["urn:a"] == one_by_one["urn:a"]
+    assert both["urn:b"] == one_by_one["urn:b"]
     assert both["urn:none"] == []
     assert embedded == {"id": "urn:b", "endorsement": [{"id": "urn:b:0"}]}
