@@ -772,10 +772,11 @@ def _store(
     items: Sequence[_Pending],
     issued_at: datetime,
     proof_format: str,
-) -> None:
-    """Credential rows, claim links, audit entries and outbox messages, in bulk inserts."""
+) -> list[dict[str, Any]]:
+    """Credential rows, claim links, audit entries and outbox messages, in bulk inserts; the
+    credential rows' values as written."""
     if not items:
-        return
+        return []
     credentials: list[dict[str, Any]] = []
     claims: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
@@ -885,6 +886,7 @@ def _store(
             (_table(OutboxRow), messages),
         ],
     )
+    return credentials
 
 
 def _table(model: type[Base]) -> Table:
@@ -1057,7 +1059,7 @@ def _issue_in(
         jobs=(job,),
     )
     (signed,) = _sign_batch(batch, signer=issuer.signer, profile=issuer.profile, cache={})
-    _store(
+    (written,) = _store(
         session,
         platform,
         actor,
@@ -1067,29 +1069,8 @@ def _issue_in(
         proof_format=proof_format,
     )
     # the record of the row just written, from what was written (no read back)
-    document = json.loads(signed.document)
-    return CredentialRecord(
-        id=row_id,
-        org_id=org_id,
-        credential_id=job.credential_id,
-        achievement_id=achievement.achievement_id,
-        achievement_version=achievement.version,
-        recipient=recipient,
-        proof_format=proof_format,
-        document=document,
-        jwt=signed.jwt,
-        issued_at=now,
-        valid_until=valid_until,
-        state="active",  # valid_until was checked to be after now
-        revoked_at=None,
-        revocation_reason=None,
-        suspended=False,
-        replaced_by_id=None,
-        status_list_id=slot.list_id,
-        status_list_index=slot.index,
-        status_purpose=_purpose(document),
-        idempotency_key=idempotency_key,
-    )
+    row = CredentialRow(**{**written, "document": json.loads(signed.document)})
+    return _record(row, achievement.achievement_id, achievement.version, now)
 
 
 def issue_credential(

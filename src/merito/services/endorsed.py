@@ -30,19 +30,14 @@ MAX_EMBEDDED: Final = 10
 
 def active_documents(session: Session, subject_id: str) -> list[dict[str, Any]]:
     """The signed documents of the endorsements of ``subject_id`` not revoked, newest first."""
-    rows = session.scalars(
-        select(EndorsementRow.document)
-        .where(EndorsementRow.subject_id == subject_id, EndorsementRow.revoked_at.is_(None))
-        .order_by(EndorsementRow.issued_at.desc(), EndorsementRow.id)
-        .limit(MAX_EMBEDDED)
-    )
-    return [dict(document) for document in rows]
+    return active_documents_of(session, [subject_id])[subject_id]
 
 
 def active_documents_of(
     session: Session, subject_ids: Iterable[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """:func:`active_documents` of several subjects in one statement (every id is a key)."""
+    """:func:`active_documents` of several subjects in one statement (every id is a key): the
+    newest :data:`MAX_EMBEDDED` of each."""
     ids = list(dict.fromkeys(subject_ids))
     found: dict[str, list[dict[str, Any]]] = {subject_id: [] for subject_id in ids}
     if not ids:

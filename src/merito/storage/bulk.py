@@ -89,22 +89,24 @@ def insert_tables(
         statements.append((target, columns, len(names), values))
     if dialect.name != "postgresql":
         for target, columns, width, values in statements:
-            marks = ", ".join("?" * width)
-            # identifiers from the table metadata, quoted by the dialect; values are parameters
-            sql = f"INSERT INTO {target} ({columns}) VALUES ({marks})"  # noqa: S608
-            connection.exec_driver_sql(sql, values)
+            connection.exec_driver_sql(_insert(target, columns, width, "?"), values)
     elif sum(len(values) for *_, values in statements) <= PIPELINE_ROWS:
         _pipeline(
             connection,
             [
-                # identifiers from the table metadata, quoted by the dialect
-                (f"INSERT INTO {target} ({columns}) VALUES ({', '.join(['%s'] * width)})", values)  # noqa: S608
+                (_insert(target, columns, width, "%s"), values)
                 for target, columns, width, values in statements
             ],
         )
     else:
         for target, columns, _, values in statements:
             _copy(connection, f"COPY {target} ({columns}) FROM STDIN", values)
+
+
+def _insert(target: str, columns: str, width: int, mark: str) -> str:
+    marks = ", ".join([mark] * width)
+    # identifiers from the table metadata, quoted by the dialect; values are parameters
+    return f"INSERT INTO {target} ({columns}) VALUES ({marks})"  # noqa: S608
 
 
 def _converter(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
